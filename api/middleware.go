@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"basalt.dev/basalt"
+	"github.com/klauspost/compress/gzhttp"
+	"github.com/rs/cors"
+)
+
+// reqInfo is the per-request state that middleware and handlers share:
+// it is made by the outermost middleware and filled in on the way.
+type reqInfo struct {
+	id        string
+	route     string
+	principal string
+	tenant    string
+	code      basalt.Code
+	err       error // cause of a 5xx, for the log line
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	info, _ := ctx.Value(infoKey{}).(*reqInfo)
+	return info
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush,
+// deadlines) through this writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe is the outermost middleware: it assigns the request id, and when
+// the request ends writes the one access-log line and the metrics.
+func observe(log *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &reqInfo{id: requestID(r.Header.Get("X-Request-Id")), route: "unmatched"}
+		w.Header().Set("X-Request-Id", info.id)
+		sw := &statusWriter{ResponseWriter: w}
+		m.inflight.Inc()
+		defer func() {
+			m.inflight.Dec()
+			elapsed := time.Since(start)
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			m.observe(r.Method, info.route, sw.status, elapsed)
+			logRequest(log, r, info, sw, elapsed)
+		}()
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+	})
+}
+
+func logRequest(log *slog.Logger, r *http.Request, info *reqInfo, sw *statusWriter, elapsed time.Duration) {
+	level := slog.LevelInfo
+	if sw.status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", info.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", info.route),
+		slog.Int("status", sw.status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int64("bytes", sw.bytes),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if info.tenant != "" {
+		attrs = append(attrs, slog.String("tenant", info.tenant), slog.String("principal", info.principal))
+	}
+	if info.code != "" {
+		attrs = append(attrs, slog.String("code", string(info.code)))
+	}
+	if info.err != nil {
+		attrs = append(attrs, slog.String("error", info.err.Error()))
+	}
+	log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// requestID keeps a client's X-Request-Id when it is short and plain, so
+// a request can be followed across services, and makes one otherwise.
+func requestID(in string) string {
+	if in != "" && len(in) <= 128 && strings.Trim(in, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == "" {
+		return in
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recoverPanics turns a panic into a 500 problem; the server keeps
+// running and the stack goes to the log.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err := fmt.Errorf("panic: %v", v)
+			log.Error("panic", "request_id", requestIDOf(r), "err", err, "stack", string(debug.Stack()))
+			writeProblem(w, r, err)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func requestIDOf(r *http.Request) string {
+	if info := infoFrom(r.Context()); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// secureHeaders sets the headers every API response carries. The API
+// returns only JSON, so nothing may be framed, sniffed or run.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withCORS answers preflight requests and marks responses readable by the
+// configured origins. No origins: no CORS headers at all.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	c := cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-Id", "Last-Event-ID"},
+		ExposedHeaders: []string{"ETag", "Location", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Retry-After"},
+		MaxAge:         600,
+	})
+	return c.Handler(next)
+}
+
+// compressETagSuffix marks the ETag of a compressed response, which is a
+// different representation (RFC 9110 8.8.3); conditionals strip it.
+const compressETagSuffix = "-z"
+
+// compress negotiates gzip or zstd for responses of 1 KiB and more.
+func compress(next http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.EnableZstd(true), gzhttp.SuffixETag(compressETagSuffix))
+	if err != nil {
+		panic(err) // the options are constants
+	}
+	return wrap(next)
+}
+
+// limitBody caps request bodies; a larger body gets 413 before any of it
+// is read when its length is declared, and as soon as it passes the cap
+// otherwise.
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeProblem(w, r, tooLarge(limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func tooLarge(limit int64) error {
+	return &basalt.Error{Code: basalt.CodeTooLarge, Err: errBodyTooLarge,
+		Message: "The request body is larger than " + strconv.FormatInt(limit, 10) + " bytes."}
+}
+
+// withTimeout bounds the time a handler may spend; the store and every
+// call below stop when the context ends.
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -1,0 +1,569 @@
+package api
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/records"
+)
+
+// This file describes the API as an OpenAPI 3.1 document. The document is
+// plain maps and slices, so encoding/json writes it deterministically.
+//
+// Naming. Each live collection gets its own schemas and paths; its name
+// in PascalCase names them (blog_posts: BlogPostsRecord, listBlogPosts).
+// Operation ids of the fixed routes are noun first (collectionGet,
+// recordsList, eventsList) and those of a live collection verb first
+// (getBlogPosts), so a collection called "collections" or "events" cannot
+// take an id that is already in use. Schema names of collections always
+// end in Record, RecordInput, RecordPatch or RecordPage after a non-empty
+// prefix, which no fixed schema does.
+
+// oaMap is one JSON object of the document.
+type oaMap = map[string]any
+
+// recordIDPattern is what records.ValidID accepts.
+const recordIDPattern = `^[A-Za-z0-9_-]{1,64}$`
+
+// OpenAPI returns the OpenAPI 3.1 description of the API, with typed
+// schemas and paths for each of the live collections cols.
+func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
+	if version == "" {
+		version = "dev"
+	}
+	cols = slices.DeleteFunc(slices.Clone(cols), func(c *basalt.Collection) bool { return c == nil })
+	slices.SortFunc(cols, func(a, b *basalt.Collection) int { return strings.Compare(a.Name, b.Name) })
+	names := oaTypeNames(cols)
+	schemas, paths, tags := oaBaseSchemas(), oaBasePaths(), oaBaseTags()
+	for _, c := range cols {
+		maps.Copy(schemas, oaCollectionSchemas(c, names[c.Name]))
+		maps.Copy(paths, oaRecordPaths(oaCollectionRecordAPI(c, names[c.Name])))
+		tags = append(tags, oaMap{"name": c.Name, "description": "Records of the " + c.Name + " collection, typed by its schema."})
+	}
+	return oaMap{
+		"openapi": "3.1.0",
+		"info": oaMap{
+			"title":   "Basalt",
+			"version": version,
+			"description": "Basalt's HTTP API. Requests under /api/ carry `Authorization: Bearer <API key>`; " +
+				"errors are RFC 9457 problems (application/problem+json). Each live collection has typed record paths " +
+				"under /api/collections/<name>/records; the generic paths with {name} serve any collection.",
+		},
+		"servers":  []any{oaMap{"url": "/"}},
+		"security": []any{oaMap{"bearer": []any{}}},
+		"tags":     tags,
+		"paths":    paths,
+		"components": oaMap{
+			"securitySchemes": oaMap{"bearer": oaMap{
+				"type": "http", "scheme": "bearer",
+				"description": "An API key `bsk_...` (see `basalt keys create`).",
+			}},
+			"schemas":    schemas,
+			"responses":  oaResponses(),
+			"parameters": oaParameters(),
+			"headers":    oaHeaders(),
+		},
+	}
+}
+
+// oaTypeNames maps each collection name to the PascalCase prefix of its
+// schema names and operation ids. Names whose PascalCase forms coincide
+// (post_2 and post2 both give Post2) are only capitalized instead (Post_2,
+// Post2), which keeps the mapping one to one.
+func oaTypeNames(cols []*basalt.Collection) map[string]string {
+	count := map[string]int{}
+	for _, c := range cols {
+		count[oaPascal(c.Name)]++
+	}
+	out := make(map[string]string, len(cols))
+	for _, c := range cols {
+		n := oaPascal(c.Name)
+		if count[n] > 1 {
+			n = strings.ToUpper(c.Name[:1]) + c.Name[1:]
+		}
+		out[c.Name] = n
+	}
+	return out
+}
+
+// oaPascal converts a snake_case name to PascalCase: blog_posts → BlogPosts.
+func oaPascal(name string) string {
+	var b strings.Builder
+	up := true
+	for _, part := range name {
+		switch {
+		case part == '_':
+			up = true
+		case up:
+			b.WriteString(strings.ToUpper(string(part)))
+			up = false
+		default:
+			b.WriteRune(part)
+		}
+	}
+	return b.String()
+}
+
+// ---- small builders ----
+
+func oaRef(kind, name string) oaMap { return oaMap{"$ref": "#/components/" + kind + "/" + name} }
+
+func oaSchemaRef(name string) oaMap { return oaRef("schemas", name) }
+
+func oaType(t string) oaMap { return oaMap{"type": t} }
+
+func oaDesc(s oaMap, desc string) oaMap { s["description"] = desc; return s }
+
+func oaArray(items oaMap) oaMap { return oaMap{"type": "array", "items": items} }
+
+func oaDateTime() oaMap { return oaMap{"type": "string", "format": "date-time"} }
+
+// oaNullable lets a typed schema be null as well.
+func oaNullable(s oaMap) oaMap {
+	if t, ok := s["type"].(string); ok {
+		s["type"] = []any{t, "null"}
+	}
+	return s
+}
+
+// oaObject is an object schema; required lists the properties that are
+// always present.
+func oaObject(props oaMap, required ...string) oaMap {
+	s := oaMap{"type": "object", "properties": props}
+	if len(required) > 0 {
+		s["required"] = oaStrings(required)
+	}
+	return s
+}
+
+// oaClosed forbids properties other than those declared.
+func oaClosed(s oaMap) oaMap { s["additionalProperties"] = false; return s }
+
+func oaStrings(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// oaContent is a content map of one media type.
+func oaContent(mediaType string, schema oaMap) oaMap {
+	return oaMap{mediaType: oaMap{"schema": schema}}
+}
+
+// oaJSONResponse is a response with a JSON body of the named schema.
+func oaJSONResponse(desc, schema string, headers ...string) oaMap {
+	r := oaMap{"description": desc, "content": oaContent("application/json", oaSchemaRef(schema))}
+	return oaWithHeaders(r, headers)
+}
+
+// oaWithHeaders adds the named header components to a response.
+func oaWithHeaders(r oaMap, headers []string) oaMap {
+	if len(headers) == 0 {
+		return r
+	}
+	hs := oaMap{}
+	for _, h := range headers {
+		hs[h] = oaRef("headers", h)
+	}
+	r["headers"] = hs
+	return r
+}
+
+// ---- operations ----
+
+// oaOp is one operation, as a row of a table.
+type oaOp struct {
+	id, summary, tag string
+	public           bool     // no credentials needed
+	params           []string // names of parameter components
+	body             string   // schema of the JSON request body, "" for none
+	ok               oaMap    // the success responses by status
+	errs             []int    // problem statuses besides 401, 403 (authenticated) and 500
+}
+
+func (o oaOp) build() oaMap {
+	op := oaMap{"operationId": o.id, "summary": o.summary, "tags": []any{o.tag}}
+	if o.public {
+		op["security"] = []any{}
+	}
+	if len(o.params) > 0 {
+		ps := make([]any, len(o.params))
+		for i, p := range o.params {
+			ps[i] = oaRef("parameters", p)
+		}
+		op["parameters"] = ps
+	}
+	if o.body != "" {
+		op["requestBody"] = oaMap{"required": true, "content": oaContent("application/json", oaSchemaRef(o.body))}
+	}
+	responses := maps.Clone(o.ok)
+	errs := append(slices.Clone(o.errs), 500)
+	if !o.public {
+		errs = append(errs, 401, 403)
+	}
+	for _, status := range errs {
+		responses[strconv.Itoa(status)] = oaRef("responses", oaProblemName(status))
+	}
+	responses["default"] = oaRef("responses", "Error")
+	op["responses"] = responses
+	return op
+}
+
+func oaBaseTags() []any {
+	return []any{
+		oaMap{"name": "Collections", "description": "Collection definitions: fields, indexes. Admin keys only."},
+		oaMap{"name": "Records", "description": "Records of any collection, untyped. Each live collection also has typed paths under its own tag."},
+		oaMap{"name": "Events", "description": "The event log. Admin keys only."},
+		oaMap{"name": "Operations", "description": "Health, readiness, metrics and this document. No credentials needed."},
+	}
+}
+
+// oaBasePaths are the paths that do not depend on the live collections.
+func oaBasePaths() oaMap {
+	text := oaMap{"description": "Prometheus metrics in the text exposition format.", "content": oaContent("text/plain", oaType("string"))}
+	doc := oaMap{"description": "This document.", "content": oaContent("application/json", oaType("object"))}
+	paths := oaMap{
+		"/healthz": oaMap{"get": oaOp{id: "healthGet", summary: "Report that the process is alive", tag: "Operations", public: true,
+			ok: oaMap{"200": oaJSONResponse("The process is alive.", "Status")}}.build()},
+		"/readyz": oaMap{"get": oaOp{id: "readinessGet", summary: "Report whether the server can serve requests", tag: "Operations", public: true,
+			ok: oaMap{"200": oaJSONResponse("The database answers and every migration is applied.", "Status")}, errs: []int{503}}.build()},
+		"/metrics": oaMap{"get": oaOp{id: "metricsGet", summary: "Read the Prometheus metrics", tag: "Operations", public: true,
+			ok: oaMap{"200": text}}.build()},
+		"/api/openapi.json": oaMap{"get": oaOp{id: "openapiGet", summary: "Read this OpenAPI document", tag: "Operations", public: true,
+			ok: oaMap{"200": doc}}.build()},
+		"/api/events": oaMap{"get": oaOp{id: "eventsList", summary: "Read the event log after a position", tag: "Events",
+			params: []string{"EventsAfter", "EventsLimit"}, errs: []int{400},
+			ok: oaMap{"200": oaJSONResponse("Events in position order.", "EventPage")}}.build()},
+		"/api/collections": oaMap{
+			"get": oaOp{id: "collectionsList", summary: "List the collections", tag: "Collections",
+				ok: oaMap{"200": oaJSONResponse("Every collection, by name.", "CollectionList")}}.build(),
+			"post": oaOp{id: "collectionCreate", summary: "Create a collection", tag: "Collections", body: "CollectionCreate",
+				errs: []int{400, 409, 413, 415},
+				ok:   oaMap{"201": oaJSONResponse("The collection was created.", "Collection", "Location")}}.build(),
+		},
+		"/api/collections/{name}": oaMap{
+			"parameters": []any{oaRef("parameters", "CollectionName")},
+			"get": oaOp{id: "collectionGet", summary: "Get a collection's definition", tag: "Collections", errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The collection.", "Collection")}}.build(),
+			"patch": oaOp{id: "collectionUpdate", summary: "Change a collection's fields and indexes", tag: "Collections", body: "CollectionPatch",
+				errs: []int{400, 404, 409, 413, 415, 422},
+				ok:   oaMap{"200": oaJSONResponse("The collection after the change.", "Collection")}}.build(),
+			"delete": oaOp{id: "collectionDelete", summary: "Delete a collection and all its records", tag: "Collections", errs: []int{404},
+				ok: oaMap{"204": oaMap{"description": "The collection is gone."}}}.build(),
+		},
+	}
+	maps.Copy(paths, oaRecordPaths(oaRecordAPI{
+		path: "/api/collections/{name}/records", params: []any{oaRef("parameters", "CollectionName")}, tag: "Records",
+		noun: "a collection", ops: [5]string{"recordsList", "recordCreate", "recordGet", "recordUpdate", "recordDelete"},
+		record: "Record", input: "RecordValues", patch: "RecordValues", page: "RecordPage",
+	}))
+	return paths
+}
+
+// oaRecordAPI names the parts of one set of record paths.
+type oaRecordAPI struct {
+	path   string    // of the list
+	params []any     // path parameters of the list path
+	tag    string    // of every operation
+	noun   string    // the collection in summaries
+	ops    [5]string // operation ids: list, create, get, update, delete
+
+	record, input, patch, page string // schema names
+}
+
+func oaCollectionRecordAPI(c *basalt.Collection, n string) oaRecordAPI {
+	return oaRecordAPI{
+		path: "/api/collections/" + c.Name + "/records", tag: c.Name, noun: c.Name,
+		ops:    [5]string{"list" + n, "create" + n, "get" + n, "update" + n, "delete" + n},
+		record: n + "Record", input: n + "RecordInput", patch: n + "RecordPatch", page: n + "RecordPage",
+	}
+}
+
+// oaRecordPaths are the list and the single-record paths of a.
+func oaRecordPaths(a oaRecordAPI) oaMap {
+	list := oaMap{
+		"get": oaOp{id: a.ops[0], summary: "List records of " + a.noun, tag: a.tag,
+			params: []string{"Filter", "Sort", "Limit", "Cursor", "Fields"}, errs: []int{400, 404},
+			ok: oaMap{"200": oaJSONResponse("One page of records.", a.page)}}.build(),
+		"post": oaOp{id: a.ops[1], summary: "Create a record in " + a.noun, tag: a.tag, body: a.input,
+			errs: []int{400, 404, 409, 413, 415},
+			ok:   oaMap{"201": oaJSONResponse("The record was created.", a.record, "ETag", "Location")}}.build(),
+	}
+	one := oaMap{
+		"parameters": append(slices.Clone(a.params), oaRef("parameters", "RecordID")),
+		"get": oaOp{id: a.ops[2], summary: "Get a record of " + a.noun, tag: a.tag,
+			params: []string{"Fields", "IfNoneMatch"}, errs: []int{400, 404},
+			ok: oaMap{
+				"200": oaJSONResponse("The record.", a.record, "ETag"),
+				"304": oaWithHeaders(oaMap{"description": "The record still has the ETag given in If-None-Match."}, []string{"ETag"}),
+			}}.build(),
+		"patch": oaOp{id: a.ops[3], summary: "Update fields of a record of " + a.noun, tag: a.tag, body: a.patch,
+			params: []string{"IfMatch"}, errs: []int{400, 404, 409, 412, 413, 415},
+			ok: oaMap{"200": oaJSONResponse("The record after the update.", a.record, "ETag")}}.build(),
+		"delete": oaOp{id: a.ops[4], summary: "Delete a record of " + a.noun, tag: a.tag,
+			params: []string{"IfMatch"}, errs: []int{400, 404, 412},
+			ok: oaMap{"204": oaMap{"description": "The record is gone."}}}.build(),
+	}
+	if len(a.params) > 0 {
+		list["parameters"] = slices.Clone(a.params)
+	}
+	return oaMap{a.path: list, a.path + "/{id}": one}
+}
+
+// ---- parameters, headers, responses ----
+
+func oaParameters() oaMap {
+	query := func(name, desc string, schema oaMap) oaMap {
+		return oaMap{"name": name, "in": "query", "description": desc, "schema": schema}
+	}
+	header := func(name, desc string) oaMap {
+		return oaMap{"name": name, "in": "header", "description": desc, "schema": oaType("string")}
+	}
+	path := func(name, desc string, schema oaMap) oaMap {
+		return oaMap{"name": name, "in": "path", "required": true, "description": desc, "schema": schema}
+	}
+	return oaMap{
+		"CollectionName": path("name", "The collection's name.", oaName(basalt.MaxCollectionName)),
+		"RecordID":       path("id", "The record's id.", oaMap{"type": "string", "pattern": recordIDPattern}),
+		"Filter": oaMap{"example": `views > 500 && (title ~ "go" || draft = false)`, "name": "filter", "in": "query", "schema": oaType("string"),
+			"description": "Keeps the records the expression holds for. Operators `= != > >= < <= ~` (contains) `!~`, `&&`, `||`, `!`, " +
+				"parentheses; literals \"text\", numbers, true, false, null, and @now."},
+		"Sort": oaMap{"example": "-views,title", "name": "sort", "in": "query", "schema": oaType("string"),
+			"description": "Up to 8 comma-separated fields to order by; a leading minus sorts descending."},
+		"Limit":  query("limit", "Records per page.", oaMap{"type": "integer", "minimum": 1, "maximum": records.MaxLimit, "default": records.DefaultLimit}),
+		"Cursor": query("cursor", "The next_cursor of the previous page.", oaType("string")),
+		"Fields": oaMap{"example": "id,title", "name": "fields", "in": "query", "schema": oaType("string"),
+			"description": "Comma-separated fields to return; the others are left out of each record."},
+		"IfNoneMatch": header("If-None-Match", "ETags the client has; a match answers 304 without a body."),
+		"IfMatch":     header("If-Match", "The ETag the client last read; the write fails with 412 if the record has changed since."),
+		"EventsAfter": query("after", "Return events after this position (0: from the start).",
+			oaMap{"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
+		"EventsLimit": query("limit", "Events per page.", oaMap{"type": "integer", "minimum": 1, "maximum": maxEventLimit, "default": defaultEventLimit}),
+	}
+}
+
+func oaHeaders() oaMap {
+	return oaMap{
+		"ETag":             oaMap{"description": "The entity tag of this state of the record, for If-Match and If-None-Match.", "schema": oaType("string")},
+		"Location":         oaMap{"description": "The URL of the created resource.", "schema": oaMap{"type": "string", "format": "uri-reference"}},
+		"WWW-Authenticate": oaMap{"description": "The authentication scheme to use.", "schema": oaType("string")},
+	}
+}
+
+// oaProblem is a common problem response.
+type oaProblem struct {
+	status int
+	name   string
+	desc   string
+}
+
+func oaProblems() []oaProblem {
+	return []oaProblem{
+		{400, "BadRequest", "The request is malformed or invalid; `errors` names each invalid part."},
+		{401, "Unauthorized", "No credentials, or credentials that are not valid."},
+		{403, "Forbidden", "The credentials do not allow this."},
+		{404, "NotFound", "No such collection or record."},
+		{409, "Conflict", "A unique value is taken, or the current state forbids the change."},
+		{412, "PreconditionFailed", "If-Match does not match the current ETag."},
+		{413, "ContentTooLarge", "The request body is too large."},
+		{415, "UnsupportedMediaType", "The body is not sent as JSON (Content-Type: application/json, UTF-8)."},
+		{422, "Unprocessable", "The request is well-formed but cannot be carried out."},
+		{500, "InternalError", "A fault of the server; the problem's request_id finds it in the log."},
+		{503, "Unavailable", "The server cannot serve requests now."},
+	}
+}
+
+// oaProblemName is the response component of a problem status; "Error"
+// for one without its own.
+func oaProblemName(status int) string {
+	for _, p := range oaProblems() {
+		if p.status == status {
+			return p.name
+		}
+	}
+	return "Error"
+}
+
+func oaResponses() oaMap {
+	problem := func(desc string) oaMap {
+		return oaMap{"description": desc, "content": oaContent("application/problem+json", oaSchemaRef("Problem"))}
+	}
+	out := oaMap{"Error": problem("Any other problem, such as 405, 406, 429 or 504.")}
+	for _, p := range oaProblems() {
+		out[p.name] = problem(p.desc)
+	}
+	out["Unauthorized"].(oaMap)["headers"] = oaMap{"WWW-Authenticate": oaRef("headers", "WWW-Authenticate")}
+	return out
+}
+
+// ---- schemas ----
+
+// oaBaseSchemas are the schemas that do not depend on the live collections.
+func oaBaseSchemas() oaMap {
+	name := func() oaMap { return oaName(basalt.MaxFieldName) }
+	collName := func() oaMap { return oaName(basalt.MaxCollectionName) }
+	fields := func() oaMap {
+		return oaMap{"type": "array", "items": oaSchemaRef("Field"), "maxItems": basalt.MaxFields}
+	}
+	indexes := func() oaMap {
+		return oaMap{"type": "array", "items": oaSchemaRef("Index"), "maxItems": basalt.MaxIndexes}
+	}
+	return oaMap{
+		"Problem": oaObject(oaMap{
+			"type":       oaMap{"type": "string", "format": "uri", "description": "Identifies the kind of problem: " + ProblemTypeBase + "<code>."},
+			"title":      oaDesc(oaType("string"), "A short summary of the kind of problem."),
+			"status":     oaMap{"type": "integer", "minimum": 400, "maximum": 599},
+			"code":       oaDesc(oaType("string"), "The stable, machine-readable error class, such as validation, not_found or conflict."),
+			"detail":     oaDesc(oaType("string"), "What went wrong in this request, and how to fix it."),
+			"instance":   oaDesc(oaType("string"), "The path of the request."),
+			"request_id": oaDesc(oaType("string"), "The id of the request in the server's log (also the X-Request-Id header)."),
+			"errors":     oaArray(oaSchemaRef("FieldError")),
+		}, "type", "title", "status", "code", "detail", "instance"),
+		"FieldError": oaObject(oaMap{
+			"field":   oaDesc(oaType("string"), "The invalid part of the request, such as title or fields[0].name."),
+			"code":    oaDesc(oaType("string"), "Why it is invalid, such as required, type or unknown_field."),
+			"message": oaType("string"),
+		}, "field", "code", "message"),
+		"Field": oaClosed(oaObject(oaMap{
+			"name":     name(),
+			"type":     oaMap{"type": "string", "enum": []any{"text", "number", "bool", "date", "json"}},
+			"required": oaDesc(oaMap{"type": "boolean", "default": false}, "A record must have a value (non-empty text); it cannot be set to null."),
+			"unique":   oaDesc(oaMap{"type": "boolean", "default": false}, "No two records share a value. Not for json fields."),
+			"default":  oaDesc(oaMap{}, "The value of a new record that does not give one."),
+		}, "name", "type")),
+		"Index": oaClosed(oaObject(oaMap{
+			"name":   oaDesc(name(), "Derived from the fields when left out."),
+			"fields": oaMap{"type": "array", "items": oaType("string"), "minItems": 1, "maxItems": basalt.MaxIndexFields},
+			"unique": oaMap{"type": "boolean", "default": false},
+		}, "fields")),
+		"Collection": oaObject(oaMap{
+			"name": collName(), "fields": fields(), "indexes": indexes(), "created": oaDateTime(), "updated": oaDateTime(),
+		}, "name", "fields", "indexes", "created", "updated"),
+		"CollectionList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Collection"))}, "items"),
+		"CollectionCreate": oaClosed(oaObject(oaMap{
+			"name": collName(), "fields": fields(), "indexes": indexes(),
+		}, "name")),
+		"CollectionPatch": oaDesc(oaClosed(oaObject(oaMap{
+			"name":    oaDesc(collName(), "Must equal the current name: a collection cannot be renamed."),
+			"fields":  oaDesc(fields(), "The complete new list: a field left out is dropped with its data."),
+			"indexes": oaDesc(indexes(), "The complete new list of indexes."),
+			"rename":  oaDesc(oaMap{"type": "object", "additionalProperties": name()}, "Old field name to new; applies first, so data moves with the field."),
+		})), "A change of definition. A field's type cannot change."),
+		"Event": oaObject(oaMap{
+			"position":   oaMap{"type": "integer", "format": "int64"},
+			"tenant":     oaDesc(oaType("string"), "Empty for schema events."),
+			"collection": oaType("string"),
+			"record_id":  oaType("string"),
+			"op":         oaMap{"type": "string", "enum": []any{"create", "update", "delete", "schema"}},
+			"record":     oaDesc(oaMap{}, "The record after the change (a collection for schema events); null after a delete."),
+			"time":       oaDateTime(),
+		}, "position", "tenant", "collection", "record_id", "op", "record", "time"),
+		"EventPage": oaObject(oaMap{
+			"items":      oaArray(oaSchemaRef("Event")),
+			"next_after": oaDesc(oaMap{"type": "integer", "format": "int64"}, "Pass as after to read on."),
+		}, "items", "next_after"),
+		"Status": oaObject(oaMap{"status": oaType("string")}, "status"),
+		"Record": oaDesc(oaMap{"type": "object", "properties": oaSystemFields(), "additionalProperties": true},
+			"A record of any collection: the system fields and the collection's fields."),
+		"RecordValues": oaDesc(oaMap{"type": "object", "additionalProperties": true},
+			"Field values by name. On create, id may be given."),
+		"RecordPage": oaPage("Record"),
+	}
+}
+
+// oaName is the schema of a collection, field or index name.
+func oaName(maxLength int) oaMap {
+	return oaMap{"type": "string", "pattern": `^[a-z][a-z0-9_]*$`, "maxLength": maxLength}
+}
+
+// oaSystemFields are the properties every record has.
+func oaSystemFields() oaMap {
+	return oaMap{
+		"id":      oaMap{"type": "string", "pattern": recordIDPattern},
+		"created": oaDateTime(),
+		"updated": oaDateTime(),
+	}
+}
+
+// oaPage is a page of records of the named schema.
+func oaPage(record string) oaMap {
+	return oaObject(oaMap{
+		"items":       oaArray(oaSchemaRef(record)),
+		"next_cursor": oaDesc(oaNullable(oaType("string")), "Pass as cursor for the next page; null on the last page."),
+	}, "items", "next_cursor")
+}
+
+// oaCollectionSchemas are the typed schemas of collection c, named n.
+func oaCollectionSchemas(c *basalt.Collection, n string) oaMap {
+	record := oaSystemFields()
+	input := oaMap{"id": oaDesc(oaMap{"type": "string", "pattern": recordIDPattern}, "Chosen by the server when left out.")}
+	patch := oaMap{}
+	var required []string
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		record[f.Name] = oaValue(f)
+		input[f.Name] = oaInputValue(f, true)
+		patch[f.Name] = oaInputValue(f, false)
+		if f.Required && len(f.Default) == 0 {
+			required = append(required, f.Name)
+		}
+	}
+	return oaMap{
+		n + "Record": oaDesc(oaObject(record),
+			"A record of "+c.Name+". Every property is present unless the fields parameter leaves it out."),
+		n + "RecordInput": oaDesc(oaClosed(oaObject(input, required...)), "A new record of "+c.Name+"."),
+		n + "RecordPatch": oaDesc(oaClosed(oaObject(patch)), "The fields of a "+c.Name+" record to change."),
+		n + "RecordPage":  oaPage(n + "Record"),
+	}
+}
+
+// oaValue is the schema of a value of field f as the server writes it.
+func oaValue(f *basalt.Field) oaMap {
+	var s oaMap
+	switch f.Type {
+	case basalt.TypeText:
+		s = oaType("string")
+	case basalt.TypeNumber:
+		s = oaType("number")
+	case basalt.TypeBool:
+		s = oaType("boolean")
+	case basalt.TypeDate:
+		s = oaDateTime()
+	default: // json, and types this version does not know
+		return oaMap{"description": "Any JSON value."}
+	}
+	if !f.Required {
+		s = oaNullable(s)
+	}
+	if f.Unique {
+		s["description"] = "Unique within the collection."
+	}
+	return s
+}
+
+// oaInputValue is the schema of a value of field f in a request body.
+// Required text cannot be empty; a default applies on create.
+func oaInputValue(f *basalt.Field, create bool) oaMap {
+	s := oaValue(f)
+	if f.Required && f.Type == basalt.TypeText {
+		s["minLength"] = 1
+	}
+	if f.Type == basalt.TypeDate {
+		s["description"] = strings.TrimSpace(oaString(s["description"]) + " RFC 3339, or a date alone for midnight UTC.")
+	}
+	if create && len(f.Default) > 0 && json.Valid(f.Default) {
+		s["default"] = json.RawMessage(f.Default)
+	}
+	return s
+}
+
+func oaString(v any) string {
+	s, _ := v.(string)
+	return s
+}

@@ -1,0 +1,542 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/records"
+	"basalt.dev/basalt/store/sqlite"
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi/datamodel"
+	validator "github.com/pb33f/libopenapi-validator"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const openAPIGolden = "testdata/openapi.golden.json"
+
+// sampleCollections cover every field type, required, unique and
+// default fields, an index, and a name with an underscore.
+func sampleCollections(t *testing.T) []*basalt.Collection {
+	t.Helper()
+	cols := []*basalt.Collection{
+		{Name: "posts", Fields: []basalt.Field{
+			{Name: "title", Type: basalt.TypeText, Required: true},
+			{Name: "slug", Type: basalt.TypeText, Unique: true},
+			{Name: "views", Type: basalt.TypeNumber},
+			{Name: "rating", Type: basalt.TypeNumber, Required: true, Default: json.RawMessage(`3`)},
+			{Name: "draft", Type: basalt.TypeBool, Required: true},
+			{Name: "published", Type: basalt.TypeDate},
+			{Name: "meta", Type: basalt.TypeJSON},
+		}, Indexes: []basalt.Index{{Fields: []string{"views", "title"}}}},
+		{Name: "blog_posts", Fields: []basalt.Field{
+			{Name: "body", Type: basalt.TypeText},
+			{Name: "tags", Type: basalt.TypeJSON, Required: true},
+			{Name: "due", Type: basalt.TypeDate, Required: true, Unique: true},
+		}},
+	}
+	for _, c := range cols {
+		c.Normalize()
+		if err := c.Validate(); err != nil {
+			t.Fatalf("sample collection %s: %v", c.Name, err)
+		}
+	}
+	return cols
+}
+
+func marshalOpenAPI(t *testing.T, doc map[string]any) []byte {
+	t.Helper()
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatalf("json.MarshalIndent(OpenAPI()) = %v", err)
+	}
+	return append(data, '\n')
+}
+
+// checkOpenAPI returns what is wrong with an OpenAPI document: what
+// libopenapi cannot build, what the OpenAPI 3.1 schema refuses, and what
+// that schema cannot see (unique operation ids, summaries, declared path
+// parameters).
+func checkOpenAPI(data []byte) []string {
+	doc, err := newDocument(data)
+	if err != nil {
+		return []string{"libopenapi.NewDocument: " + err.Error()}
+	}
+	var problems []string
+	if v := doc.GetVersion(); !strings.HasPrefix(v, "3.1.") {
+		problems = append(problems, fmt.Sprintf("version %q, want 3.1.x", v))
+	}
+	if _, err := doc.BuildV3Model(); err != nil {
+		return append(problems, "BuildV3Model: "+err.Error())
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		return append(problems, fmt.Sprintf("validator.NewValidator: %v", errs))
+	}
+	if ok, verrs := v.ValidateDocument(); !ok || len(verrs) > 0 {
+		problems = append(problems, fmt.Sprintf("ValidateDocument() = %v", ok))
+		for _, e := range verrs {
+			problems = append(problems, fmt.Sprintf("%s: %s (line %d)", e.Message, e.Reason, e.SpecLine))
+			for _, f := range e.SchemaValidationErrors {
+				problems = append(problems, fmt.Sprintf("  %s: %s", f.KeywordLocation, f.Reason))
+			}
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return append(problems, err.Error())
+	}
+	return append(problems, checkOperations(m)...)
+}
+
+// newDocument is libopenapi.NewDocument without its log lines on stdout:
+// the errors come back anyway.
+func newDocument(data []byte) (libopenapi.Document, error) {
+	cfg := datamodel.NewDocumentConfiguration()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return libopenapi.NewDocumentWithConfiguration(data, cfg)
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// checkOperations checks what the OpenAPI schema does not: operation ids
+// are unique, every operation has a summary and responses, and every
+// template parameter of a path is declared.
+func checkOperations(doc map[string]any) []string {
+	var problems []string
+	ids := map[string]string{}
+	for path, item := range obj(doc["paths"]) {
+		item := obj(item)
+		for method, op := range item {
+			if method == "parameters" {
+				continue
+			}
+			op := obj(op)
+			where := strings.ToUpper(method) + " " + path
+			id, _ := op["operationId"].(string)
+			switch {
+			case id == "":
+				problems = append(problems, where+": no operationId")
+			case ids[id] != "":
+				problems = append(problems, fmt.Sprintf("%s: operationId %s is also %s", where, id, ids[id]))
+			}
+			ids[id] = where
+			if s, _ := op["summary"].(string); s == "" {
+				problems = append(problems, where+": no summary")
+			}
+			if len(obj(op["responses"])) == 0 {
+				problems = append(problems, where+": no responses")
+			}
+			declared := map[string]bool{}
+			for _, p := range slices.Concat(list(item["parameters"]), list(op["parameters"])) {
+				p := resolve(doc, obj(p))
+				if p["in"] == "path" {
+					declared[p["name"].(string)] = true
+				}
+			}
+			for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
+				if !declared[m[1]] {
+					problems = append(problems, fmt.Sprintf("%s: path parameter %s is not declared", where, m[1]))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+func list(v any) []any { l, _ := v.([]any); return l }
+
+// resolve follows a local $ref.
+func resolve(doc, v map[string]any) map[string]any {
+	ref, ok := v["$ref"].(string)
+	if !ok {
+		return v
+	}
+	cur := doc
+	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		cur = obj(cur[part])
+	}
+	return cur
+}
+
+// dig walks keys down a decoded document, resolving references.
+func dig(t *testing.T, doc map[string]any, keys ...string) map[string]any {
+	t.Helper()
+	cur := doc
+	for _, k := range keys {
+		next, ok := cur[k]
+		if !ok {
+			t.Fatalf("no %q in %v (path %v)", k, mapKeys(cur), keys)
+		}
+		cur = resolve(doc, obj(next))
+	}
+	return cur
+}
+
+func mapKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func TestOpenAPIValid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cols []*basalt.Collection
+	}{
+		{"no collections", nil},
+		{"samples", sampleCollections(t)},
+		{"names that look like fixed ones", namedCollections(t, "collections", "collection", "events", "records", "record",
+			"health", "open_api", "post_2", "post2", "post__2", "problem", "x_record")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := marshalOpenAPI(t, OpenAPI(tc.cols, "1.2.3"))
+			for _, p := range checkOpenAPI(data) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+func namedCollections(t *testing.T, names ...string) []*basalt.Collection {
+	var cols []*basalt.Collection
+	for _, n := range names {
+		c := &basalt.Collection{Name: n, Fields: []basalt.Field{{Name: "title", Type: basalt.TypeText}}}
+		c.Normalize()
+		if err := c.Validate(); err != nil {
+			t.Fatalf("collection %s: %v", n, err)
+		}
+		cols = append(cols, c)
+	}
+	return cols
+}
+
+// TestOpenAPICheckFails makes sure checkOpenAPI is not blind: each broken
+// variant of a valid document must be reported.
+func TestOpenAPICheckFails(t *testing.T) {
+	for name, breakDoc := range map[string]func(doc map[string]any){
+		"no info": func(doc map[string]any) { delete(doc, "info") },
+		"response without description": func(doc map[string]any) {
+			delete(dig(t, doc, "paths", "/healthz", "get", "responses", "200"), "description")
+		},
+		"dangling reference": func(doc map[string]any) {
+			dig(t, doc, "paths", "/api/collections", "get", "responses")["200"] = map[string]any{"$ref": "#/components/responses/Nope"}
+		},
+		"bad parameter location": func(doc map[string]any) { dig(t, doc, "components", "parameters", "Limit")["in"] = "body" },
+		"duplicate operation id": func(doc map[string]any) {
+			dig(t, doc, "paths", "/healthz", "get")["operationId"] = "listPosts"
+		},
+		"undeclared path parameter": func(doc map[string]any) {
+			delete(dig(t, doc, "paths", "/api/collections/posts/records/{id}"), "parameters")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var doc map[string]any
+			if err := json.Unmarshal(marshalOpenAPI(t, OpenAPI(sampleCollections(t), "")), &doc); err != nil {
+				t.Fatal(err)
+			}
+			breakDoc(doc)
+			if problems := checkOpenAPI(marshalOpenAPI(t, doc)); len(problems) == 0 {
+				t.Error("checkOpenAPI found nothing wrong with a broken document")
+			}
+		})
+	}
+}
+
+func TestOpenAPIGolden(t *testing.T) {
+	got := marshalOpenAPI(t, OpenAPI(sampleCollections(t), "1.2.3"))
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(openAPIGolden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(openAPIGolden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./api -run OpenAPIGolden -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("OpenAPI() differs from %s; check the change and run go test ./api -run OpenAPIGolden -update\n%s",
+			openAPIGolden, firstDiff(string(want), string(got)))
+	}
+	reversed := sampleCollections(t)
+	slices.Reverse(reversed)
+	again := marshalOpenAPI(t, OpenAPI(reversed, "1.2.3"))
+	if !bytes.Equal(got, again) {
+		t.Error("OpenAPI() depends on the order of the collections")
+	}
+}
+
+// firstDiff shows the first differing line of want and got.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
+		}
+	}
+	return ""
+}
+
+func TestOpenAPIFacts(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(marshalOpenAPI(t, OpenAPI(sampleCollections(t), "")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	eq := func(what string, got, want any) {
+		t.Helper()
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if !bytes.Equal(g, w) {
+			t.Errorf("%s = %s, want %s", what, g, w)
+		}
+	}
+	eq("openapi", doc["openapi"], "3.1.0")
+	eq("info.version", dig(t, doc, "info")["version"], "dev")
+	eq("servers", doc["servers"], []any{map[string]any{"url": "/"}})
+	eq("bearer scheme", dig(t, doc, "components", "securitySchemes", "bearer")["scheme"], "bearer")
+
+	posts := dig(t, doc, "components", "schemas", "PostsRecord", "properties")
+	eq("PostsRecord.views.type", posts["views"].(map[string]any)["type"], []string{"number", "null"})
+	eq("PostsRecord.title.type", posts["title"].(map[string]any)["type"], "string")
+	eq("PostsRecord.draft.type", posts["draft"].(map[string]any)["type"], "boolean")
+	eq("PostsRecord.published", posts["published"], map[string]any{"type": []string{"string", "null"}, "format": "date-time"})
+	eq("PostsRecord.meta", posts["meta"], map[string]any{"description": "Any JSON value."})
+	eq("PostsRecord.created", posts["created"], map[string]any{"type": "string", "format": "date-time"})
+
+	input := dig(t, doc, "components", "schemas", "PostsRecordInput")
+	eq("PostsRecordInput.required", input["required"], []string{"title", "draft"}) // rating has a default
+	eq("PostsRecordInput.additionalProperties", input["additionalProperties"], false)
+	eq("PostsRecordInput.id.pattern", dig(t, input, "properties", "id")["pattern"], `^[A-Za-z0-9_-]{1,64}$`)
+	eq("PostsRecordInput.rating.default", dig(t, input, "properties", "rating")["default"], 3)
+	eq("PostsRecordInput.title.minLength", dig(t, input, "properties", "title")["minLength"], 1)
+	patch := dig(t, doc, "components", "schemas", "PostsRecordPatch")
+	eq("PostsRecordPatch.required", patch["required"], nil)
+	eq("BlogPostsRecordPage.next_cursor.type",
+		dig(t, doc, "components", "schemas", "BlogPostsRecordPage", "properties", "next_cursor")["type"], []string{"string", "null"})
+
+	listOp := dig(t, doc, "paths", "/api/collections/posts/records", "get")
+	eq("listPosts operationId", listOp["operationId"], "listPosts")
+	var limit map[string]any
+	for _, p := range list(listOp["parameters"]) {
+		if p := resolve(doc, obj(p)); p["name"] == "limit" {
+			limit = obj(p["schema"])
+		}
+	}
+	eq("list limit", limit, map[string]any{"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
+	eq("list 200 schema", dig(t, listOp, "responses", "200", "content", "application/json")["schema"],
+		map[string]any{"$ref": "#/components/schemas/PostsRecordPage"})
+
+	one := dig(t, doc, "paths", "/api/collections/blog_posts/records/{id}")
+	eq("getBlogPosts", dig(t, one, "get")["operationId"], "getBlogPosts")
+	eq("getBlogPosts 304 ETag", mapKeys(dig(t, one, "get", "responses", "304", "headers")), []string{"ETag"})
+	eq("updateBlogPosts 412", dig(t, one, "patch", "responses")["412"], map[string]any{"$ref": "#/components/responses/PreconditionFailed"})
+	create := dig(t, doc, "paths", "/api/collections/posts/records", "post", "responses", "201")
+	eq("createPosts 201 headers", mapKeys(obj(create["headers"])), []string{"ETag", "Location"})
+
+	for _, code := range []string{"400", "401", "403", "404", "409", "412", "413", "415", "422", "500"} {
+		path := "/api/collections/{name}"
+		if code == "412" {
+			path = "/api/collections/posts/records/{id}"
+		}
+		eq("problem "+code, mapKeys(dig(t, doc, "paths", path, "patch", "responses", code, "content")), []string{"application/problem+json"})
+	}
+	eq("/healthz security", dig(t, doc, "paths", "/healthz", "get")["security"], []any{})
+	eq("/api/events security", dig(t, doc, "paths", "/api/events", "get")["security"], nil)
+	eq("global security", doc["security"], []any{map[string]any{"bearer": []any{}}})
+	eq("metrics content", mapKeys(dig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
+}
+
+// TestOpenAPIMatchesServer drives a real server and checks each request
+// and response against the document that server serves.
+func TestOpenAPIMatchesServer(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Synchronous: "OFF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs := records.New(st, nil, nil)
+	if err := recs.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys := auth.NewKeys(st, nil)
+	admin, _, err := keys.Create(ctx, "admin", basalt.RoleAdmin, basalt.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	service, _, err := keys.Create(ctx, "service", basalt.RoleService, basalt.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{BodyLimit: 1 << 20}, Deps{Records: recs, Store: st, Keys: keys, Version: "test"})
+	c := &apiClient{t: t, srv: srv, key: admin}
+
+	c.load()
+	for _, col := range sampleCollections(t) {
+		c.do(http.StatusCreated, "POST", "/api/collections", map[string]any{"name": col.Name, "fields": col.Fields, "indexes": col.Indexes})
+	}
+	c.load() // now with the typed paths of the collections
+
+	rec := c.do(http.StatusCreated, "POST", "/api/collections/posts/records",
+		map[string]any{"title": "Hello", "slug": "hello", "draft": false, "published": "2024-05-01T00:00:00Z", "meta": map[string]any{"a": 1}})
+	id := rec.body["id"].(string)
+	one := "/api/collections/posts/records/" + id
+	got := c.do(http.StatusOK, "GET", one, nil)
+	c.do(http.StatusNotModified, "GET", one, nil, "If-None-Match", got.header.Get("ETag"))
+	c.do(http.StatusOK, "GET", one+"?fields=id,title", nil)
+	c.do(http.StatusOK, "PATCH", one, map[string]any{"views": 7, "meta": nil}, "If-Match", got.header.Get("ETag"))
+	c.do(http.StatusPreconditionFailed, "DELETE", one, nil, "If-Match", got.header.Get("ETag"))
+	c.do(http.StatusCreated, "POST", "/api/collections/posts/records", map[string]any{"id": "second", "title": "Two", "draft": true})
+	c.do(http.StatusConflict, "POST", "/api/collections/posts/records", map[string]any{"title": "Three", "slug": "hello", "draft": true})
+	page := c.do(http.StatusOK, "GET", "/api/collections/posts/records?limit=1&sort=-views,title&filter=draft%20%3D%20false", nil)
+	if page.body["next_cursor"] != nil {
+		t.Errorf("next_cursor = %v on the last page", page.body["next_cursor"])
+	}
+	page = c.do(http.StatusOK, "GET", "/api/collections/posts/records?limit=1", nil)
+	c.do(http.StatusOK, "GET", "/api/collections/posts/records?cursor="+page.body["next_cursor"].(string), nil)
+	c.do(http.StatusCreated, "POST", "/api/collections/blog_posts/records", map[string]any{"tags": []string{"go"}, "due": "2030-01-02T03:04:05Z"})
+	c.do(http.StatusNoContent, "DELETE", "/api/collections/posts/records/second", nil)
+	c.do(http.StatusNotFound, "GET", "/api/collections/posts/records/second", nil)
+	c.do(http.StatusNotFound, "GET", "/api/collections/nope/records", nil)
+
+	c.do(http.StatusOK, "GET", "/api/collections", nil)
+	c.do(http.StatusOK, "GET", "/api/collections/posts", nil)
+	c.do(http.StatusOK, "PATCH", "/api/collections/blog_posts", map[string]any{"rename": map[string]string{"body": "text"}})
+	c.do(http.StatusOK, "GET", "/api/events?after=0&limit=1000", nil)
+	c.do(http.StatusOK, "GET", "/healthz", nil)
+	c.do(http.StatusOK, "GET", "/readyz", nil)
+	c.do(http.StatusOK, "GET", "/metrics", nil)
+
+	c.key = ""
+	c.do(http.StatusUnauthorized, "GET", "/api/collections/posts/records", nil)
+	c.key = service
+	c.do(http.StatusForbidden, "GET", "/api/events", nil)
+	c.do(http.StatusOK, "GET", "/api/collections/posts/records", nil)
+	c.key = admin
+	c.do(http.StatusNoContent, "DELETE", "/api/collections/blog_posts", nil)
+}
+
+// apiClient sends requests to srv and checks each request and response
+// against the document srv served last.
+type apiClient struct {
+	t   *testing.T
+	srv http.Handler
+	key string
+	v   validator.Validator
+}
+
+type apiResult struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+// load reads /api/openapi.json from the server and validates with it.
+func (c *apiClient) load() {
+	c.t.Helper()
+	req := httptest.NewRequest("GET", "/api/openapi.json", nil)
+	w := httptest.NewRecorder()
+	c.srv.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		c.t.Fatalf("GET /api/openapi.json: %d %s", w.Code, w.Body)
+	}
+	doc, err := newDocument(w.Body.Bytes())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		c.t.Fatalf("NewValidator: %v", errs)
+	}
+	c.v = v
+}
+
+// do sends a request, checks it and its response against the document
+// and the status against want, and returns the response. headers are
+// name, value pairs.
+func (c *apiClient) do(want int, method, target string, body any, headers ...string) apiResult {
+	c.t.Helper()
+	var data []byte
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	newReq := func() *http.Request {
+		req := httptest.NewRequest(method, target, bytes.NewReader(data))
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		return req
+	}
+	where := method + " " + target
+	// An anonymous request to /api/ breaks the document's security
+	// requirement on purpose; its response is still checked.
+	if ok, errs := c.v.ValidateHttpRequest(newReq()); !ok && c.key != "" {
+		for _, e := range errs {
+			c.t.Errorf("%s: request does not match the document: %s: %s", where, e.Message, e.Reason)
+		}
+	}
+	req := newReq()
+	w := httptest.NewRecorder()
+	c.srv.ServeHTTP(w, req)
+	resp := w.Result()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		c.t.Errorf("%s: status %d, want %d: %s", where, resp.StatusCode, want, raw)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if ok, errs := c.v.ValidateHttpResponse(newReq(), resp); !ok {
+		for _, e := range errs {
+			c.t.Errorf("%s: %d response does not match the document: %s: %s", where, resp.StatusCode, e.Message, e.Reason)
+			for _, f := range e.SchemaValidationErrors {
+				c.t.Errorf("  %s: %s", f.FieldPath, f.Reason)
+			}
+		}
+	}
+	res := apiResult{status: resp.StatusCode, header: resp.Header}
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") && len(raw) > 0 {
+		_ = json.Unmarshal(raw, &res.body)
+	}
+	return res
+}

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/records"
+)
+
+func handleRecordCreate(svc *records.Service) http.Handler {
+	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readJSON(r)
+		if err != nil {
+			return err
+		}
+		c, rec, err := svc.Create(r.Context(), r.PathValue("name"), body)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/collections/"+url.PathEscape(c.Name)+"/records/"+url.PathEscape(rec.ID))
+		writeRecord(w, http.StatusCreated, c, rec, nil)
+		return nil
+	})
+}
+
+func handleRecordGet(svc *records.Service) http.Handler {
+	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := onlyParams(r, "fields"); err != nil {
+			return err
+		}
+		c, rec, err := svc.Get(r.Context(), r.PathValue("name"), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		fields, err := records.ParseFields(r.URL.Query().Get("fields"), c)
+		if err != nil {
+			return err
+		}
+		if noneMatch(r.Header.Get("If-None-Match"), etag(rec, fields)) {
+			w.Header().Set("ETag", etag(rec, fields))
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		writeRecord(w, http.StatusOK, c, rec, fields)
+		return nil
+	})
+}
+
+func handleRecordUpdate(svc *records.Service) http.Handler {
+	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		cond, err := ifMatch(r.Header.Get("If-Match"))
+		if err != nil {
+			return err
+		}
+		body, err := readJSON(r)
+		if err != nil {
+			return err
+		}
+		c, rec, err := svc.Update(r.Context(), r.PathValue("name"), r.PathValue("id"), body, cond)
+		if err != nil {
+			return err
+		}
+		writeRecord(w, http.StatusOK, c, rec, nil)
+		return nil
+	})
+}
+
+func handleRecordDelete(svc *records.Service) http.Handler {
+	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		cond, err := ifMatch(r.Header.Get("If-Match"))
+		if err != nil {
+			return err
+		}
+		if err := svc.Delete(r.Context(), r.PathValue("name"), r.PathValue("id"), cond); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+func handleRecordList(svc *records.Service) http.Handler {
+	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := onlyParams(r, "filter", "sort", "limit", "cursor", "fields"); err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		page, err := svc.List(r.Context(), r.PathValue("name"), records.ListParams{
+			Filter: q.Get("filter"), Sort: q.Get("sort"), Limit: q.Get("limit"),
+			Cursor: q.Get("cursor"), Fields: q.Get("fields"),
+		})
+		if err != nil {
+			return err
+		}
+		buf := getBuf()
+		defer putBuf(buf)
+		b := append(*buf, `{"items":[`...)
+		for i, rec := range page.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = basalt.AppendRecordJSON(b, page.Collection, rec, page.Fields)
+		}
+		b = append(b, `],"next_cursor":`...)
+		if page.NextCursor == "" {
+			b = append(b, "null"...)
+		} else {
+			b = basalt.AppendJSONString(b, page.NextCursor)
+		}
+		b = append(b, "}\n"...)
+		*buf = b
+		writeRaw(w, http.StatusOK, b)
+		return nil
+	})
+}
+
+// writeRecord writes one record with its ETag.
+func writeRecord(w http.ResponseWriter, status int, c *basalt.Collection, rec *basalt.Record, fields map[string]bool) {
+	buf := getBuf()
+	defer putBuf(buf)
+	b := basalt.AppendRecordJSON(*buf, c, rec, fields)
+	b = append(b, '\n')
+	*buf = b
+	w.Header().Set("ETag", etag(rec, fields))
+	writeRaw(w, status, b)
+}
+
+// onlyParams refuses query parameters the endpoint does not know, so a
+// typo such as filer= is an error rather than a silently ignored filter.
+func onlyParams(r *http.Request, known ...string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return basalt.Errorf(basalt.CodeValidation, "The query string is malformed: %v.", err)
+	}
+	for name, vals := range q {
+		ok := false
+		for _, k := range known {
+			ok = ok || name == k
+		}
+		if !ok {
+			return basalt.Invalid("Unknown query parameter.", basalt.FieldError{Field: name, Code: "unknown_parameter",
+				Message: name + " is not a parameter of this endpoint"})
+		}
+		if len(vals) > 1 {
+			return basalt.Invalid("Repeated query parameter.", basalt.FieldError{Field: name, Code: "repeated",
+				Message: name + " is given " + strconv.Itoa(len(vals)) + " times; give it once"})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+// Package api is Basalt's HTTP interface: routing, middleware, the
+// mapping of errors to RFC 9457 problems, and the handlers that turn
+// requests into service calls. It alone knows HTTP statuses.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/records"
+	"basalt.dev/basalt/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is the configuration of the HTTP layer.
+type Config struct {
+	// BodyLimit caps request bodies in bytes (413 beyond it).
+	BodyLimit int64
+	// CORSOrigins are the origins allowed to call the API from a browser;
+	// "*" allows any. Empty: no CORS headers.
+	CORSOrigins []string
+	// RequestTimeout bounds each request's work.
+	RequestTimeout time.Duration
+	// LogRequests writes one log line per request.
+	LogRequests bool
+}
+
+// Deps are the services the handlers use.
+type Deps struct {
+	Records  *records.Service
+	Store    store.Store
+	Keys     *auth.Keys
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Version  string
+}
+
+// Server is the HTTP handler of Basalt.
+type Server struct {
+	cfg      Config
+	d        Deps
+	mux      *http.ServeMux
+	handler  http.Handler
+	metrics  *Metrics
+	draining atomic.Bool
+}
+
+// NewServer returns the handler with every route and middleware.
+func NewServer(cfg Config, d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
+	s.routes()
+	var h http.Handler = http.HandlerFunc(s.route)
+	h = withTimeout(cfg.RequestTimeout, h)
+	h = limitBody(cfg.BodyLimit, h)
+	h = compress(h)
+	h = withCORS(cfg.CORSOrigins, h)
+	h = secureHeaders(h)
+	h = recoverPanics(d.Log, h)
+	reqLog := d.Log
+	if !cfg.LogRequests {
+		reqLog = slog.New(discardBelowError{d.Log.Handler()})
+	}
+	s.handler = observe(reqLog, s.metrics, h)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /readyz fail, so load balancers stop sending requests
+// while the server finishes the ones it has.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// handle registers a route; the pattern names the route in logs and metrics.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// route dispatches to the mux, answering unknown paths and methods with
+// problems rather than the mux's plain text.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		allow := rec.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeProblem(w, r, basalt.Errorf(basalt.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+		return
+	}
+	writeProblem(w, r, basalt.Errorf(basalt.CodeNotFound, "No route %s %s; the API is described at /api/openapi.json.", r.Method, r.URL.Path))
+}
+
+// headerRecorder catches the status and headers of the mux's own 404 and
+// 405 handlers.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
+
+// authenticate returns the principal of the request's bearer token, or
+// nil for a request without one.
+func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, basalt.Errorf(basalt.CodeUnauthenticated, "Send credentials as Authorization: Bearer <API key>.")
+	}
+	return s.d.Keys.Authenticate(r.Context(), strings.TrimSpace(token))
+}
+
+// allow authenticates the request and lets it through only for the given
+// roles: 401 without valid credentials, 403 with the wrong role.
+func (s *Server) allow(h http.Handler, roles ...basalt.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if p == nil {
+			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <API key>."))
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.principal, info.tenant = p.ID, p.TenantID
+		}
+		for _, role := range roles {
+			if p.Role == role {
+				h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
+				return
+			}
+		}
+		writeProblem(w, r, basalt.Errorf(basalt.CodeForbidden, "A %s key cannot do this; it needs an admin key.", p.Role))
+	})
+}
+
+// discardBelowError keeps only error lines: with request logging off,
+// failed requests are still logged.
+type discardBelowError struct{ slog.Handler }
+
+func (h discardBelowError) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
+}

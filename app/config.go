@@ -1,0 +1,262 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"basalt.dev/basalt/store/sqlite"
+)
+
+// Config is every setting of the server. Each has a flag and a BASALT_*
+// environment variable (see options); flags win over the environment,
+// which wins over the defaults.
+type Config struct {
+	Data string // data directory (SQLite file, later uploads)
+	DB   string // database URL: "" for SQLite in Data, postgres://... for PostgreSQL
+	HTTP string // listen address
+
+	BodyLimit         int64
+	CORSOrigins       []string
+	RequestTimeout    time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+
+	SQLiteSync  string // FULL (default) or NORMAL
+	DBMaxConns  int    // PostgreSQL pool size
+	LogLevel    string // debug, info, warn, error
+	LogRequests bool   // one log line per request
+}
+
+// DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
+// on loopback.
+func DefaultConfig() Config {
+	return Config{
+		Data:              "basalt_data",
+		HTTP:              "127.0.0.1:8090",
+		BodyLimit:         10 << 20,
+		RequestTimeout:    30 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+		SQLiteSync:        "FULL",
+		DBMaxConns:        20,
+		LogLevel:          "info",
+		LogRequests:       true,
+	}
+}
+
+// option is one row of the options table: a flag, its variable, and how
+// it reads into and out of Config.
+type option struct {
+	name   string
+	usage  string
+	secret bool // read from BASALT_<NAME>_FILE too; redacted in dumps
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+// options is the table of every setting. The environment variable of a
+// flag is BASALT_ and its name in upper case with - as _.
+var options = []option{
+	{name: "data", usage: "data directory for the SQLite database", set: func(c *Config, v string) error { c.Data = v; return nil }, get: func(c *Config) string { return c.Data }},
+	{name: "db", usage: "database URL: empty for SQLite in --data, or postgres://user:pass@host/db", secret: true,
+		set: func(c *Config, v string) error { c.DB = v; return nil }, get: func(c *Config) string { return c.DB }},
+	{name: "http", usage: "address to listen on", set: func(c *Config, v string) error { c.HTTP = v; return nil }, get: func(c *Config) string { return c.HTTP }},
+	{name: "body-limit", usage: "maximum request body in bytes", set: setInt64(func(c *Config) *int64 { return &c.BodyLimit }), get: func(c *Config) string { return strconv.FormatInt(c.BodyLimit, 10) }},
+	{name: "cors-origins", usage: "comma-separated origins allowed by CORS (* for any); empty disables CORS",
+		set: func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }, get: func(c *Config) string { return strings.Join(c.CORSOrigins, ",") }},
+	{name: "request-timeout", usage: "time limit of one request's work", set: setDuration(func(c *Config) *time.Duration { return &c.RequestTimeout }), get: func(c *Config) string { return c.RequestTimeout.String() }},
+	{name: "read-header-timeout", usage: "time a client has to send the request headers", set: setDuration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }), get: func(c *Config) string { return c.ReadHeaderTimeout.String() }},
+	{name: "read-timeout", usage: "time a client has to send the whole request", set: setDuration(func(c *Config) *time.Duration { return &c.ReadTimeout }), get: func(c *Config) string { return c.ReadTimeout.String() }},
+	{name: "write-timeout", usage: "time limit to write a response", set: setDuration(func(c *Config) *time.Duration { return &c.WriteTimeout }), get: func(c *Config) string { return c.WriteTimeout.String() }},
+	{name: "idle-timeout", usage: "how long an idle keep-alive connection stays open", set: setDuration(func(c *Config) *time.Duration { return &c.IdleTimeout }), get: func(c *Config) string { return c.IdleTimeout.String() }},
+	{name: "shutdown-timeout", usage: "how long in-flight requests may take to finish at shutdown", set: setDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }), get: func(c *Config) string { return c.ShutdownTimeout.String() }},
+	{name: "sqlite-sync", usage: "SQLite synchronous mode: FULL (acknowledged writes survive power loss) or NORMAL (survive a crash of the process)",
+		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToUpper(v); return nil }, get: func(c *Config) string { return c.SQLiteSync }},
+	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
+	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
+	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
+}
+
+func envName(flagName string) string {
+	return "BASALT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags from args, then the environment for every flag
+// not given, over the defaults. only, if not nil, limits the options a
+// command takes.
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer, only map[string]bool) (Config, []string, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("basalt "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := map[string]*string{}
+	for _, o := range options {
+		if only != nil && !only[o.name] {
+			continue
+		}
+		values[o.name] = fs.String(o.name, o.get(&cfg), o.usage+" ("+envName(o.name)+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, o := range options {
+		v, ok := values[o.name]
+		if !ok {
+			continue
+		}
+		if !given[o.name] {
+			env, found, err := fromEnv(o, getenv)
+			if err != nil {
+				return cfg, nil, err
+			}
+			if !found {
+				continue
+			}
+			*v = env
+		}
+		if err := o.set(&cfg, *v); err != nil {
+			return cfg, nil, fmt.Errorf("--%s: %w", o.name, err)
+		}
+	}
+	return cfg, fs.Args(), cfg.Validate()
+}
+
+// fromEnv reads an option's variable; a secret may instead name a file
+// holding the value in BASALT_<NAME>_FILE.
+func fromEnv(o option, getenv func(string) string) (string, bool, error) {
+	if v := getenv(envName(o.name)); v != "" {
+		return v, true, nil
+	}
+	if !o.secret {
+		return "", false, nil
+	}
+	path := getenv(envName(o.name) + "_FILE")
+	if path == "" {
+		return "", false, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, fmt.Errorf("%s_FILE: %w", envName(o.name), err)
+	}
+	return strings.TrimSpace(string(b)), true, nil
+}
+
+// Validate checks the settings and names the option of each problem.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DB == "" && c.Data == "" {
+		errs = append(errs, errors.New("--data: a data directory is required for SQLite"))
+	}
+	if c.DB != "" && !IsPostgresURL(c.DB) {
+		errs = append(errs, errors.New("--db: only postgres:// or postgresql:// URLs are supported; leave it empty for SQLite"))
+	}
+	if c.BodyLimit < 1024 {
+		errs = append(errs, errors.New("--body-limit: must be at least 1024 bytes"))
+	}
+	if !sqlite.ValidSynchronous(c.SQLiteSync) {
+		errs = append(errs, errors.New("--sqlite-sync: must be FULL, EXTRA or NORMAL"))
+	}
+	if c.DBMaxConns < 1 {
+		errs = append(errs, errors.New("--db-max-conns: must be at least 1"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"request-timeout", c.RequestTimeout}, {"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout},
+		{"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-timeout", c.ShutdownTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: must be positive", d.name))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, errors.New("--log-level: must be debug, info, warn or error"))
+	}
+	return errors.Join(errs...)
+}
+
+// IsPostgresURL reports whether s selects the PostgreSQL store.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redacted returns the database URL without its password, for logs.
+func (c *Config) Redacted() string {
+	if c.DB == "" {
+		return "sqlite:" + c.Data
+	}
+	u, err := url.Parse(c.DB)
+	if err != nil {
+		return "postgres://(unparseable)"
+	}
+	return u.Redacted()
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s or 2m", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func setInt64(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}

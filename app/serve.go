@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/api"
+	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/records"
+	"basalt.dev/basalt/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, err := parseConfig("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", rest[0])
+	}
+	return Serve(ctx, cfg, stdout, stderr)
+}
+
+// Serve runs the server with cfg until ctx ends, then shuts it down:
+// it stops accepting, lets in-flight requests finish within
+// ShutdownTimeout, and closes the database.
+func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	reg := prometheus.NewRegistry()
+	st, err := openStore(ctx, cfg, reg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	recs := records.New(st, nil, log)
+	if err := recs.Load(ctx); err != nil {
+		return err
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.NewServer(api.Config{
+		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, LogRequests: cfg.LogRequests,
+	}, api.Deps{Records: recs, Store: st, Keys: auth.NewKeys(st, nil), Log: log, Registry: reg, Version: version()})
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "Basalt %s serving http://%s (%s)\n", version(), ln.Addr(), cfg.Redacted())
+	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Redacted(), "version", version())
+
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go followSchema(bg, st, recs, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("in-flight requests did not finish in time; closing connections", "err", err)
+		hs.Close()
+	}
+	stopBG()
+	log.Info("stopped")
+	return nil
+}
+
+// followSchema applies collection changes made by other nodes, which
+// arrive as OpSchema events in the log.
+func followSchema(ctx context.Context, st store.Store, recs *records.Service, log *slog.Logger) {
+	pos, err := st.EventHead(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Error("schema follower: read head", "err", err)
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for {
+			events, err := st.EventList(ctx, &store.EventListParams{AllTenants: true, After: pos, Limit: 1000})
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+					log.Error("schema follower: read events", "err", err)
+				}
+				break
+			}
+			for i := range events {
+				if events[i].Op == basalt.OpSchema {
+					recs.ApplySchemaEvent(&events[i])
+				}
+				pos = events[i].Position
+			}
+			if len(events) < 1000 {
+				break
+			}
+		}
+	}
+}

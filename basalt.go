@@ -1,0 +1,134 @@
+// Package basalt holds the vocabulary shared by every part of Basalt:
+// collections and their fields, records, events of the event log,
+// principals and the error type. It imports only the standard library.
+package basalt
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// DefaultTenant is the tenant every request acts in until tenants are
+// managed.
+const DefaultTenant = "default"
+
+// FieldType is the type of a collection field.
+type FieldType string
+
+// The field types. Relation and file are reserved for their capabilities.
+const (
+	TypeText     FieldType = "text"
+	TypeNumber   FieldType = "number"
+	TypeBool     FieldType = "bool"
+	TypeDate     FieldType = "date"
+	TypeJSON     FieldType = "json"
+	TypeRelation FieldType = "relation"
+	TypeFile     FieldType = "file"
+)
+
+// Field is one column of a collection.
+//
+// A record value of a field has the Go type that the field type implies:
+// string (text), float64 (number), bool (bool), time.Time in UTC (date) or
+// json.RawMessage (json); nil stands for null.
+type Field struct {
+	Name     string          `json:"name"`
+	Type     FieldType       `json:"type"`
+	Required bool            `json:"required"`
+	Unique   bool            `json:"unique"`
+	Default  json.RawMessage `json:"default,omitempty"`
+}
+
+// Index is a database index over one or more fields of a collection.
+// Name is derived from the fields and uniqueness and is stable.
+type Index struct {
+	Name   string   `json:"name"`
+	Fields []string `json:"fields"`
+	Unique bool     `json:"unique"`
+}
+
+// Collection is a declared set of records with a schema. Each collection is
+// a real table with a column per field and a real index per Index.
+type Collection struct {
+	Name    string    `json:"name"`
+	Fields  []Field   `json:"fields"`
+	Indexes []Index   `json:"indexes"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Field returns the field with the given name, or nil.
+func (c *Collection) Field(name string) *Field {
+	for i := range c.Fields {
+		if c.Fields[i].Name == name {
+			return &c.Fields[i]
+		}
+	}
+	return nil
+}
+
+// Record is one row of a collection. Data holds the user fields by name;
+// a field missing from Data is null.
+type Record struct {
+	ID      string
+	Created time.Time
+	Updated time.Time
+	// Version counts the writes to the record, starting at 1. It backs the
+	// ETag and the If-Match precondition.
+	Version int64
+	Data    map[string]any
+}
+
+// Op is the kind of change an event records.
+type Op string
+
+// The operations of the event log.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+	// OpSchema records a change to a collection's definition. Its record is
+	// the collection after the change (null after a delete), and its tenant
+	// is empty: collections belong to the application, not to a tenant.
+	OpSchema Op = "schema"
+)
+
+// Event is one entry of the event log. Positions are unique and increase
+// in commit order as readers observe it: a reader that has seen position P
+// never later sees an event below P.
+type Event struct {
+	Position   int64           `json:"position"`
+	TenantID   string          `json:"tenant"`
+	Collection string          `json:"collection"`
+	RecordID   string          `json:"record_id"`
+	Op         Op              `json:"op"`
+	Record     json.RawMessage `json:"record"`
+	Time       time.Time       `json:"time"`
+}
+
+// Role is what a principal may do.
+type Role string
+
+// The roles of API keys.
+const (
+	// RoleAdmin manages collections, reads the event log and everything else.
+	RoleAdmin Role = "admin"
+	// RoleService reads and writes records.
+	RoleService Role = "service"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleService }
+
+// Principal is who a request acts as.
+type Principal struct {
+	// Kind is "key" for an API key.
+	Kind string
+	// ID identifies the principal in logs: a key's public prefix, never a secret.
+	ID       string
+	TenantID string
+	Role     Role
+}
+
+// IsAdmin reports whether p may do everything within its tenant.
+func (p *Principal) IsAdmin() bool { return p != nil && p.Role == RoleAdmin }

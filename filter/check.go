@@ -1,0 +1,258 @@
+package filter
+
+import (
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"basalt.dev/basalt"
+)
+
+// Check reports whether e is a valid filter on collection c: every field
+// exists, every comparison has a field on at least one side, and the types
+// and operators fit. Variables must have been replaced by Bind.
+func Check(e Expr, c *basalt.Collection) error {
+	_, err := prepare(e, c)
+	return err
+}
+
+// node is a checked filter, the form that Compile and Eval work on: a
+// comparison in normal form, or && (and), || (or) or ! (not) over nodes.
+type node struct {
+	op   string // "&&", "||", "!" or "" for a comparison
+	l, r *node  // the operands; only l for "!"
+	cond *cond
+}
+
+// cond is a checked comparison with the field on the left: a literal on
+// the left was moved to the right and the operator flipped.
+type cond struct {
+	op    string
+	field *basalt.Field
+	other *basalt.Field // the right side when comparing two fields
+	value any           // else the value: nil (null), string, float64, bool or time.Time
+}
+
+// prepare checks e and returns it as a tree of nodes.
+func prepare(e Expr, c *basalt.Collection) (*node, error) {
+	switch e := e.(type) {
+	case *Logical:
+		if e.Op != "&&" && e.Op != "||" {
+			return nil, filterError(e.Offset, codeInvalid, "unknown operator %q; join comparisons with && or ||", e.Op)
+		}
+		l, err := prepare(e.L, c)
+		if err != nil {
+			return nil, err
+		}
+		r, err := prepare(e.R, c)
+		return &node{op: e.Op, l: l, r: r}, err
+	case *Not:
+		x, err := prepare(e.X, c)
+		return &node{op: "!", l: x}, err
+	case *Compare:
+		k, err := resolve(e, c)
+		return &node{cond: k}, err
+	case nil:
+		return nil, filterError(0, codeSyntax, "the filter is empty; write a comparison such as views > 500")
+	}
+	return nil, filterError(e.Pos(), codeSyntax, "expected a comparison operator after %q", brief(e.String()))
+}
+
+var flipped = map[string]string{"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<=", "~": "", "!~": ""}
+
+func isContains(op string) bool { return op == "~" || op == "!~" }
+
+// resolve checks a comparison and puts it in normal form.
+func resolve(e *Compare, c *basalt.Collection) (*cond, error) {
+	if _, ok := flipped[e.Op]; !ok {
+		return nil, filterError(e.Offset, codeInvalid, "unknown operator %q; use = != > >= < <= ~ or !~", e.Op)
+	}
+	lf, err := lookup(e.L, c)
+	if err != nil {
+		return nil, err
+	}
+	rf, err := lookup(e.R, c)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case lf == nil && rf == nil:
+		return nil, filterError(e.Offset, codeType, "compare a field with a value, such as views > 500")
+	case lf == nil && isContains(e.Op):
+		return nil, filterError(e.Offset, codeType, "%s needs a text field on the left, such as %s %s \"go\"", e.Op, rf.Name, e.Op)
+	case lf == nil:
+		return withValue(flipped[e.Op], e.Offset, e.R.(*Field), rf, e.L)
+	case rf == nil:
+		return withValue(e.Op, e.Offset, e.L.(*Field), lf, e.R)
+	}
+	return withField(e, lf, rf)
+}
+
+// lookup returns the schema field that o names, or nil if o is a value.
+func lookup(o Operand, c *basalt.Collection) (*basalt.Field, error) {
+	switch o := o.(type) {
+	case *Field:
+		f := c.SchemaField(o.Name)
+		if f == nil {
+			return nil, filterError(o.Offset, codeUnknownField, "unknown field %q", brief(o.Name))
+		}
+		switch f.Type {
+		case basalt.TypeText, basalt.TypeNumber, basalt.TypeBool, basalt.TypeDate, basalt.TypeJSON:
+			return f, nil
+		}
+		return nil, filterError(o.Offset, codeUnsupported, "%s is a %s field, which filters cannot use yet", f.Name, f.Type)
+	case nil:
+		return nil, filterError(0, codeSyntax, "a comparison is missing an operand")
+	}
+	return nil, nil
+}
+
+// withValue checks field f (named at ref) against the value o.
+func withValue(op string, opPos int, ref *Field, f *basalt.Field, o Operand) (*cond, error) {
+	v, err := literalValue(o)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		if op != "=" && op != "!=" {
+			return nil, filterError(opPos, codeType, "null can only be compared with = or !=, such as %s = null", f.Name)
+		}
+		return &cond{op: op, field: f}, nil
+	}
+	if f.Type == basalt.TypeJSON {
+		return nil, jsonError(ref.Offset, f)
+	}
+	if isContains(op) {
+		return contains(op, opPos, f, o, v)
+	}
+	if f.Type == basalt.TypeBool && op != "=" && op != "!=" {
+		return nil, boolOpError(opPos, f, op)
+	}
+	if v, ok := convert(f.Type, v); ok {
+		return &cond{op: op, field: f, value: v}, nil
+	}
+	return nil, filterError(o.Pos(), codeType, "%s is %s; compare it with %s, not %s",
+		f.Name, typeName(f.Type), typeWant(f.Type), brief(o.String()))
+}
+
+// contains checks field ~ value.
+func contains(op string, opPos int, f *basalt.Field, o Operand, v any) (*cond, error) {
+	if f.Type != basalt.TypeText {
+		return nil, filterError(opPos, codeType, "%s works on text fields only, and %s is %s", op, f.Name, typeName(f.Type))
+	}
+	if _, ok := v.(string); !ok {
+		return nil, containsRightError(o.Pos(), op, f)
+	}
+	return &cond{op: op, field: f, value: v}, nil
+}
+
+// withField checks a comparison of two fields.
+func withField(e *Compare, lf, rf *basalt.Field) (*cond, error) {
+	switch {
+	case lf.Type == basalt.TypeJSON:
+		return nil, jsonError(e.L.Pos(), lf)
+	case rf.Type == basalt.TypeJSON:
+		return nil, jsonError(e.R.Pos(), rf)
+	case isContains(e.Op):
+		return nil, containsRightError(e.R.Pos(), e.Op, lf)
+	case lf.Type != rf.Type:
+		return nil, filterError(e.Offset, codeType, "%s is %s and %s is %s; compare fields of the same type",
+			lf.Name, typeName(lf.Type), rf.Name, typeName(rf.Type))
+	case lf.Type == basalt.TypeBool && e.Op != "=" && e.Op != "!=":
+		return nil, boolOpError(e.Offset, lf, e.Op)
+	}
+	return &cond{op: e.Op, field: lf, other: rf}, nil
+}
+
+func jsonError(pos int, f *basalt.Field) error {
+	return filterError(pos, codeType, "%s is json; compare it only with null, such as %s = null or %s != null", f.Name, f.Name, f.Name)
+}
+
+func boolOpError(pos int, f *basalt.Field, op string) error {
+	return filterError(pos, codeType, "%s is a bool; compare it with = or !=, not %s", f.Name, op)
+}
+
+func containsRightError(pos int, op string, f *basalt.Field) error {
+	return filterError(pos, codeType, "%s needs a string on the right, such as %s %s \"go\"", op, f.Name, op)
+}
+
+// literalValue returns the value of an operand that is not a field. Bind
+// has replaced the variables that exist, so any left is unknown. Literals
+// built by hand are held to what Parse produces.
+func literalValue(o Operand) (any, error) {
+	switch o := o.(type) {
+	case *Variable:
+		return nil, filterError(o.Offset, codeUnknownVariable, "unknown variable %s", brief(o.String()))
+	case *Literal:
+		return checkLiteral(o)
+	}
+	return nil, filterError(o.Pos(), codeInvalid, "unsupported operand %s", brief(o.String()))
+}
+
+func checkLiteral(l *Literal) (any, error) {
+	switch v := l.Value.(type) {
+	case nil, bool:
+		return v, nil
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, filterError(l.Offset, codeInvalid, "number %v is out of range; numbers must be finite", v)
+		}
+		return v, nil
+	case string:
+		// The drivers' LIKE stops at NUL and reads UTF-8; keep both paths exact.
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return nil, filterError(l.Offset, codeInvalid, "strings must be valid UTF-8 without the NUL character")
+		}
+		return v, nil
+	case time.Time:
+		t, ok := basalt.ParseTime(basalt.FormatTime(v))
+		if !ok {
+			return nil, filterError(l.Offset, codeInvalid, "date %s is out of range; dates are between the years 0001 and 9999", brief(l.String()))
+		}
+		return t, nil
+	}
+	return nil, filterError(l.Offset, codeType, "unsupported value of type %T; use a string, a number, true, false or null", l.Value)
+}
+
+// convert returns v as the value of a field of type t: a date string
+// becomes a time.Time.
+func convert(t basalt.FieldType, v any) (any, bool) {
+	switch v := v.(type) {
+	case string:
+		if t == basalt.TypeDate {
+			d, ok := basalt.ParseTime(v)
+			return d, ok
+		}
+		return v, t == basalt.TypeText
+	case float64:
+		return v, t == basalt.TypeNumber
+	case bool:
+		return v, t == basalt.TypeBool
+	case time.Time:
+		return v, t == basalt.TypeDate
+	}
+	return nil, false
+}
+
+// typeName names a field type after "is", as in "views is a number".
+func typeName(t basalt.FieldType) string {
+	switch t {
+	case basalt.TypeText, basalt.TypeJSON:
+		return string(t)
+	}
+	return "a " + string(t)
+}
+
+// typeWant says what a field of type t can be compared with.
+func typeWant(t basalt.FieldType) string {
+	switch t {
+	case basalt.TypeText:
+		return "a string in quotes"
+	case basalt.TypeNumber:
+		return "a number"
+	case basalt.TypeBool:
+		return "true or false"
+	}
+	return `a date such as "2024-05-01" or "2024-05-01T12:00:00Z"`
+}

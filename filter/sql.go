@@ -1,0 +1,86 @@
+package filter
+
+import (
+	"strings"
+
+	"basalt.dev/basalt"
+)
+
+// Compile checks e against collection c and returns it as a SQL boolean
+// expression over c's table, whose columns are named after the fields.
+// Values become parameters appended to args, never SQL text; on error
+// args is left as it was.
+//
+// Contains (~) is LIKE in SQLite and ILIKE in PostgreSQL: a substring
+// match that ignores the case of ASCII letters only, as Eval does.
+func Compile(e Expr, c *basalt.Collection, args *Args) (string, error) {
+	n, err := prepare(e, c)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	writeSQL(&b, n, args)
+	return b.String(), nil
+}
+
+func writeSQL(b *strings.Builder, n *node, a *Args) {
+	switch n.op {
+	case "&&", "||":
+		op := " AND "
+		if n.op == "||" {
+			op = " OR "
+		}
+		b.WriteByte('(')
+		writeSQL(b, n.l, a)
+		b.WriteString(op)
+		writeSQL(b, n.r, a)
+		b.WriteByte(')')
+	case "!":
+		b.WriteString("(NOT ")
+		writeSQL(b, n.l, a)
+		b.WriteByte(')')
+	default:
+		writeCond(b, n.cond, a)
+	}
+}
+
+var sqlOps = map[string]string{"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+func writeCond(b *strings.Builder, k *cond, a *Args) {
+	b.WriteString(Quote(k.field.Name))
+	switch {
+	case k.other != nil:
+		b.WriteString(" " + sqlOps[k.op] + " " + Quote(k.other.Name))
+	case k.value == nil && k.op == "=":
+		b.WriteString(" IS NULL")
+	case k.value == nil:
+		b.WriteString(" IS NOT NULL")
+	case isContains(k.op):
+		writeLike(b, k, a)
+	default:
+		b.WriteString(" " + sqlOps[k.op] + " " + a.Add(a.Dialect.Arg(k.field.Type, k.value)))
+	}
+}
+
+// writeLike writes the LIKE for ~ and !~. PostgreSQL's LIKE is case
+// sensitive, so it gets ILIKE; its text columns use COLLATE "C", under
+// which ILIKE folds ASCII letters only, as SQLite's LIKE does.
+func writeLike(b *strings.Builder, k *cond, a *Args) {
+	if k.op == "!~" {
+		b.WriteString(" NOT")
+	}
+	if a.Dialect == Postgres {
+		b.WriteString(" ILIKE ")
+	} else {
+		b.WriteString(" LIKE ")
+	}
+	b.WriteString(a.Add(likePattern(k.value.(string))) + ` ESCAPE '\'`)
+}
+
+// likeEscaper makes LIKE's wildcards and the escape character literal.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// likePattern returns the LIKE pattern that matches text containing s.
+func likePattern(s string) string {
+	return "%" + likeEscaper.Replace(s) + "%"
+}

@@ -1,0 +1,198 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/filter"
+	"basalt.dev/basalt/store"
+)
+
+// Limits of a list request.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Create validates data as a new record of the collection and stores it.
+func (s *Service) Create(ctx context.Context, coll string, data []byte) (*basalt.Collection, *basalt.Record, error) {
+	c, err := s.collection(coll)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := decodeBody(c, data, forCreate)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	r := &basalt.Record{ID: b.id, Created: now, Updated: now, Version: 1, Data: b.values}
+	if r.ID == "" {
+		r.ID = NewID(now)
+	}
+	if _, err := s.store.RecordInsert(ctx, &store.RecordInsertParams{TenantID: basalt.TenantFrom(ctx), Collection: c, Record: r}); err != nil {
+		return nil, nil, err
+	}
+	return c, r, nil
+}
+
+// Get returns one record. CodeNotFound.
+func (s *Service) Get(ctx context.Context, coll, id string) (*basalt.Collection, *basalt.Record, error) {
+	c, err := s.collection(coll)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ValidID(id) {
+		return nil, nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
+	}
+	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id})
+	return c, r, err
+}
+
+// Update applies the fields in data to a record. ifMatch, if not nil,
+// is the version the client last read (from its ETag).
+func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMatch *store.Version) (*basalt.Collection, *basalt.Record, error) {
+	c, err := s.collection(coll)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ValidID(id) {
+		return nil, nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
+	}
+	b, err := decodeBody(c, data, forUpdate)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, _, err := s.store.RecordUpdate(ctx, &store.RecordUpdateParams{
+		TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id, Values: b.values,
+		Updated: s.now().UTC().Truncate(time.Microsecond), IfMatch: ifMatch,
+	})
+	return c, r, err
+}
+
+// Delete removes a record. CodeNotFound, CodePreconditionFailed.
+func (s *Service) Delete(ctx context.Context, coll, id string, ifMatch *store.Version) error {
+	c, err := s.collection(coll)
+	if err != nil {
+		return err
+	}
+	if !ValidID(id) {
+		return basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
+	}
+	_, err = s.store.RecordDelete(ctx, &store.RecordDeleteParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id, IfMatch: ifMatch})
+	return err
+}
+
+// ListParams is a list request as the client sent it.
+type ListParams struct {
+	Filter string
+	Sort   string
+	Limit  string
+	Cursor string
+	Fields string
+}
+
+// Page is one page of a list.
+type Page struct {
+	Collection *basalt.Collection
+	Items      []*basalt.Record
+	NextCursor string          // "" on the last page
+	Fields     map[string]bool // nil for all fields
+}
+
+// List returns one page of records.
+func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, error) {
+	c, err := s.collection(coll)
+	if err != nil {
+		return nil, err
+	}
+	p := &store.RecordListParams{TenantID: basalt.TenantFrom(ctx), Collection: c}
+	if p.Limit, err = parseLimit(lp.Limit); err != nil {
+		return nil, err
+	}
+	if p.Sort, err = filter.ParseSort(lp.Sort, c); err != nil {
+		return nil, err
+	}
+	if p.Filter, err = s.parseFilter(lp.Filter, c); err != nil {
+		return nil, err
+	}
+	if lp.Cursor != "" {
+		if p.After, err = decodeCursor(lp.Cursor, c, p.Sort); err != nil {
+			return nil, err
+		}
+	}
+	fields, err := ParseFields(lp.Fields, c)
+	if err != nil {
+		return nil, err
+	}
+	limit := p.Limit
+	p.Limit++ // one more tells whether there is a next page
+	items, err := s.store.RecordList(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	page := &Page{Collection: c, Items: items, Fields: fields}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		page.NextCursor = encodeCursor(c, p.Sort, page.Items[limit-1])
+	}
+	return page, nil
+}
+
+func parseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, basalt.Invalid("Invalid limit.", basalt.FieldError{Field: "limit", Code: "out_of_range",
+			Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit)})
+	}
+	return n, nil
+}
+
+// parseFilter parses, binds and checks a filter; "" is no filter.
+func (s *Service) parseFilter(src string, c *basalt.Collection) (filter.Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, nil
+	}
+	e, err := filter.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	e, err = filter.Bind(e, func(path []string) (any, bool) {
+		if len(path) == 1 && path[0] == "now" {
+			return now, true
+		}
+		return nil, false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := filter.Check(e, c); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ParseFields parses the fields parameter: a comma-separated list of
+// field names that trims each record. "" means every field.
+func ParseFields(src string, c *basalt.Collection) (map[string]bool, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, nil
+	}
+	out := map[string]bool{}
+	for _, name := range strings.Split(src, ",") {
+		name = strings.TrimSpace(name)
+		if c.SchemaField(name) == nil {
+			return nil, basalt.Invalid("Invalid fields.", basalt.FieldError{Field: "fields", Code: "unknown_field",
+				Message: fmt.Sprintf("%s has no field %q", c.Name, name)})
+		}
+		out[name] = true
+	}
+	return out, nil
+}

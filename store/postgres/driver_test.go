@@ -1,0 +1,26 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"basalt.dev/basalt/internal/testdb"
+	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/postgres"
+	"basalt.dev/basalt/store/storetest"
+)
+
+func TestStore(t *testing.T) {
+	url := testdb.PostgresURL(t)
+	storetest.Run(t, func(t *testing.T) storetest.Opener {
+		schema := testdb.Schema(t, url)
+		return func(t *testing.T) store.Store {
+			db, err := postgres.Open(context.Background(), url, postgres.Options{Schema: schema, MaxConns: 8})
+			if err != nil {
+				t.Fatalf("Open() = %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+	})
+}

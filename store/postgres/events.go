@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/filter"
+	"basalt.dev/basalt/internal/sqlgen"
+	"basalt.dev/basalt/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// appendEvent appends e in tx and sets its position.
+//
+// It must follow the transaction's change to the data: that write gives
+// the transaction its id before the event takes a position, which the
+// settled read below relies on.
+func appendEvent(ctx context.Context, tx pgx.Tx, e *basalt.Event) error {
+	if err := tx.QueryRow(ctx, sqlgen.EventInsert(filter.Postgres), sqlgen.EventArgs(filter.Postgres, e)...).Scan(&e.Position); err != nil {
+		return fmt.Errorf("postgres: append event: %w", err)
+	}
+	return nil
+}
+
+// horizon is how far this node knows the log to be settled: every event
+// at or below pos is committed, and no event at or below it can appear
+// later. It only moves forward.
+type horizon struct {
+	mu   sync.Mutex
+	pos  int64
+	init bool
+}
+
+// settled returns the settled horizon, advanced as far as it can be now.
+//
+// Positions come from a sequence, and concurrent writers commit them out
+// of order: position 7 can be visible while the transaction that took 6
+// is still running. A reader that moved past 6 would never see it. So the
+// horizon advances over a run of consecutive visible positions freely,
+// and stops at a gap: the missing position belongs to a transaction
+// still running (it will appear) or one that rolled back (it never will).
+// To tell them apart, a fence: after reading the positions in snapshot S,
+// take a new transaction id N and wait until no transaction older than N
+// runs. Every transaction that took a position seen missing in S had its
+// id before S (it wrote its data before appending its event, see
+// appendEvent), so before N; once they have all ended, the positions up
+// to the highest one read in S are final.
+func (db *DB) settled(ctx context.Context) (int64, error) {
+	h := &db.horizon
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.init {
+		var m int64
+		if err := db.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM _events`).Scan(&m); err != nil {
+			return 0, fmt.Errorf("postgres: event horizon: %w", err)
+		}
+		if err := db.fence(ctx); err != nil {
+			return 0, err
+		}
+		h.pos, h.init = m, true
+	}
+	for {
+		rows, err := db.pool.Query(ctx, `SELECT position FROM _events WHERE position > $1 ORDER BY position LIMIT 1000`, h.pos)
+		if err != nil {
+			return 0, fmt.Errorf("postgres: event horizon: %w", err)
+		}
+		seen, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return 0, fmt.Errorf("postgres: event horizon: %w", err)
+		}
+		start := h.pos
+		for _, p := range seen {
+			if p != h.pos+1 {
+				break
+			}
+			h.pos = p
+		}
+		switch {
+		case len(seen) == 0:
+			return h.pos, nil
+		case h.pos == seen[len(seen)-1] && len(seen) == 1000:
+			continue // all consecutive, and there may be more
+		case h.pos == seen[len(seen)-1] || h.pos > start:
+			return h.pos, nil // a gap later on is resolved on a later call
+		}
+		// A gap right at the horizon: fence, then everything read is final.
+		if err := db.fence(ctx); err != nil {
+			return 0, err
+		}
+		h.pos = seen[len(seen)-1]
+	}
+}
+
+// fence waits until every transaction that had an id when it was called
+// has ended. It takes a transaction id of its own (committed at once) as
+// the mark, then waits until the oldest running transaction is younger.
+func (db *DB) fence(ctx context.Context) error {
+	var mark int64
+	if err := db.pool.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&mark); err != nil {
+		return fmt.Errorf("postgres: event fence: %w", err)
+	}
+	wait := 100 * time.Microsecond
+	for {
+		var xmin int64
+		if err := db.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin); err != nil {
+			return fmt.Errorf("postgres: event fence: %w", err)
+		}
+		if xmin > mark {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 20*time.Millisecond)
+	}
+}
+
+// EventList implements store.Store: it reads only settled events.
+func (db *DB) EventList(ctx context.Context, p *store.EventListParams) ([]basalt.Event, error) {
+	if !p.AllTenants && p.TenantID == "" {
+		return nil, errNoTenant
+	}
+	through, err := db.settled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if through <= p.After {
+		return nil, nil
+	}
+	s := sqlgen.EventList(filter.Postgres, p, through)
+	rows, err := db.pool.Query(ctx, s.SQL, s.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []basalt.Event
+	for rows.Next() {
+		var (
+			pos                  int64
+			tenant, coll, id, op string
+			rec                  []byte
+			at                   time.Time
+		)
+		if err := rows.Scan(&pos, &tenant, &coll, &id, &op, &rec, &at); err != nil {
+			return nil, fmt.Errorf("postgres: list events: %w", err)
+		}
+		e, err := sqlgen.ScanEvent(pos, tenant, coll, id, op, rec, at)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list events: %w", err)
+	}
+	return out, nil
+}
+
+// EventHead implements store.Store.
+func (db *DB) EventHead(ctx context.Context) (int64, error) {
+	return db.settled(ctx)
+}
