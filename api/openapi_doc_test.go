@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,9 +23,10 @@ import (
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store/sqlite"
+	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi"
-	"github.com/pb33f/libopenapi/datamodel"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi/datamodel"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -97,11 +100,57 @@ func checkOpenAPI(data []byte) []string {
 			}
 		}
 	}
+	problems = append(problems, checkSchemas(data)...)
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
 		return append(problems, err.Error())
 	}
 	return append(problems, checkOperations(m)...)
+}
+
+// checkSchemas compiles every schema of the document as JSON Schema
+// 2020-12, which the OpenAPI 3.1 schema leaves unchecked.
+func checkSchemas(data []byte) []string {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	const base = "mem://openapi.json"
+	if err := c.AddResource(base, doc); err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	for _, ptr := range schemaPointers(doc, "") {
+		if _, err := c.Compile(base + "#" + (&url.URL{Fragment: ptr}).EscapedFragment()); err != nil {
+			problems = append(problems, fmt.Sprintf("schema %s: %v", ptr, err))
+		}
+	}
+	return problems
+}
+
+// schemaPointers lists the JSON pointers of the schemas in v: the
+// components' schemas and the value of every other "schema" key.
+func schemaPointers(v any, ptr string) []string {
+	var out []string
+	for k, child := range obj(v) {
+		p := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+		switch {
+		case k == "schema":
+			out = append(out, p)
+		case ptr == "/components" && k == "schemas":
+			for name := range obj(child) {
+				out = append(out, p+"/"+name)
+			}
+		default:
+			out = append(out, schemaPointers(child, p)...)
+		}
+	}
+	for i, child := range list(v) {
+		out = append(out, schemaPointers(child, fmt.Sprintf("%s/%d", ptr, i))...)
+	}
+	return out
 }
 
 // newDocument is libopenapi.NewDocument without its log lines on stdout:
@@ -242,6 +291,9 @@ func TestOpenAPICheckFails(t *testing.T) {
 		"dangling reference": func(doc map[string]any) {
 			dig(t, doc, "paths", "/api/collections", "get", "responses")["200"] = map[string]any{"$ref": "#/components/responses/Nope"}
 		},
+		"bad schema type": func(doc map[string]any) {
+			dig(t, doc, "components", "schemas", "PostsRecord", "properties", "views")["type"] = 5
+		},
 		"bad parameter location": func(doc map[string]any) { dig(t, doc, "components", "parameters", "Limit")["in"] = "body" },
 		"duplicate operation id": func(doc map[string]any) {
 			dig(t, doc, "paths", "/healthz", "get")["operationId"] = "listPosts"
@@ -256,9 +308,11 @@ func TestOpenAPICheckFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			breakDoc(doc)
-			if problems := checkOpenAPI(marshalOpenAPI(t, doc)); len(problems) == 0 {
-				t.Error("checkOpenAPI found nothing wrong with a broken document")
+			problems := checkOpenAPI(marshalOpenAPI(t, doc))
+			if len(problems) == 0 {
+				t.Fatal("checkOpenAPI found nothing wrong with a broken document")
 			}
+			t.Logf("found %d problems; the first: %.300s", len(problems), problems[0])
 		})
 	}
 }
@@ -539,4 +593,49 @@ func (c *apiClient) do(want int, method, target string, body any, headers ...str
 		_ = json.Unmarshal(raw, &res.body)
 	}
 	return res
+}
+
+// TestOpenAPICoversRoutes keeps the document and routes.go in step: with
+// no collections, the document has exactly the routes registered with
+// s.handle.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	documented := map[string]bool{}
+	for path, item := range OpenAPI(nil, "")["paths"].(map[string]any) {
+		for method := range item.(map[string]any) {
+			if method != "parameters" {
+				documented[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	registered := map[string]bool{}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle := regexp.MustCompile(`s\.handle\("([A-Z]+ [^"]+)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range handle.FindAllSubmatch(src, -1) {
+			registered[string(m[1])] = true
+		}
+	}
+	if len(registered) == 0 {
+		t.Fatal("found no s.handle calls")
+	}
+	for _, r := range slices.Sorted(maps.Keys(registered)) {
+		if !documented[r] {
+			t.Errorf("route %s is not in the OpenAPI document; describe it in openapi_doc.go", r)
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(documented)) {
+		if !registered[d] {
+			t.Errorf("the OpenAPI document has %s, which no s.handle registers", d)
+		}
+	}
 }

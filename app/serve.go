@@ -11,12 +11,8 @@ import (
 	"time"
 
 	"basalt.dev/basalt"
-	"basalt.dev/basalt/api"
-	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -35,30 +31,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // ShutdownTimeout, and closes the database.
 func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	reg := prometheus.NewRegistry()
-	st, err := openStore(ctx, cfg, reg)
+	a, err := New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	recs := records.New(st, nil, log)
-	if err := recs.Load(ctx); err != nil {
-		return err
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := api.NewServer(api.Config{
-		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, LogRequests: cfg.LogRequests,
-	}, api.Deps{Records: recs, Store: st, Keys: auth.NewKeys(st, nil), Log: log, Registry: reg, Version: version()})
-
+	defer a.Close()
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP, err)
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -69,10 +52,6 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Basalt %s serving http://%s (%s)\n", version(), ln.Addr(), cfg.Redacted())
 	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Redacted(), "version", version())
 
-	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	go followSchema(bg, st, recs, log)
-
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -81,14 +60,13 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	srv.Drain()
+	a.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing connections", "err", err)
 		hs.Close()
 	}
-	stopBG()
 	log.Info("stopped")
 	return nil
 }

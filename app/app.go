@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"basalt.dev/basalt/api"
+	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/records"
+	"basalt.dev/basalt/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// App is one Basalt node: the store, the services and the HTTP handler.
+// Go programs that embed Basalt create it with New, mount Handler, and
+// Close it when done; "basalt serve" does exactly that.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	store   store.Store
+	records *records.Service
+	keys    *auth.Keys
+	server  *api.Server
+
+	stop context.CancelFunc
+	bg   sync.WaitGroup
+}
+
+// New opens the store that cfg selects, applies pending migrations, loads
+// the schema and starts the background services. log may be nil.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := prometheus.NewRegistry()
+	st, err := openStore(ctx, cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, reg: reg, store: st}
+	if err := a.init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) init(ctx context.Context) error {
+	if err := a.store.Migrate(ctx); err != nil {
+		return err
+	}
+	a.records = records.New(a.store, nil, a.log)
+	if err := a.records.Load(ctx); err != nil {
+		return err
+	}
+	a.keys = auth.NewKeys(a.store, nil)
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.server = api.NewServer(api.Config{
+		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Log: a.log, Registry: a.reg, Version: version()})
+	bg, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	a.bg.Go(func() { followSchema(bg, a.store, a.records, a.log) })
+	return nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (a *App) Handler() http.Handler { return a.server }
+
+// Keys returns the API key service, to create keys from Go.
+func (a *App) Keys() *auth.Keys { return a.keys }
+
+// Records returns the collections and records service.
+func (a *App) Records() *records.Service { return a.records }
+
+// Store returns the store.
+func (a *App) Store() store.Store { return a.store }
+
+// Drain makes /readyz fail while in-flight requests finish.
+func (a *App) Drain() { a.server.Drain() }
+
+// Close stops the background services and closes the store. Stop
+// serving requests first.
+func (a *App) Close() error {
+	a.stop()
+	a.bg.Wait()
+	return a.store.Close()
+}
