@@ -225,6 +225,8 @@ func resolve(doc, v map[string]any) map[string]any {
 	return cur
 }
 
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+
 // dig walks keys down a decoded document, resolving references.
 func dig(t *testing.T, doc map[string]any, keys ...string) map[string]any {
 	t.Helper()
@@ -232,20 +234,11 @@ func dig(t *testing.T, doc map[string]any, keys ...string) map[string]any {
 	for _, k := range keys {
 		next, ok := cur[k]
 		if !ok {
-			t.Fatalf("no %q in %v (path %v)", k, mapKeys(cur), keys)
+			t.Fatalf("no %q in %v (path %v)", k, sortedKeys(cur), keys)
 		}
 		cur = resolve(doc, obj(next))
 	}
 	return cur
-}
-
-func mapKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 func TestOpenAPIValid(t *testing.T) {
@@ -412,22 +405,22 @@ func TestOpenAPIFacts(t *testing.T) {
 
 	one := dig(t, doc, "paths", "/api/collections/blog_posts/records/{id}")
 	eq("getBlogPosts", dig(t, one, "get")["operationId"], "getBlogPosts")
-	eq("getBlogPosts 304 ETag", mapKeys(dig(t, one, "get", "responses", "304", "headers")), []string{"ETag"})
+	eq("getBlogPosts 304 ETag", sortedKeys(dig(t, one, "get", "responses", "304", "headers")), []string{"ETag"})
 	eq("updateBlogPosts 412", dig(t, one, "patch", "responses")["412"], map[string]any{"$ref": "#/components/responses/PreconditionFailed"})
 	create := dig(t, doc, "paths", "/api/collections/posts/records", "post", "responses", "201")
-	eq("createPosts 201 headers", mapKeys(obj(create["headers"])), []string{"ETag", "Location"})
+	eq("createPosts 201 headers", sortedKeys(obj(create["headers"])), []string{"ETag", "Location"})
 
 	for _, code := range []string{"400", "401", "403", "404", "409", "412", "413", "415", "422", "500"} {
 		path := "/api/collections/{name}"
 		if code == "412" {
 			path = "/api/collections/posts/records/{id}"
 		}
-		eq("problem "+code, mapKeys(dig(t, doc, "paths", path, "patch", "responses", code, "content")), []string{"application/problem+json"})
+		eq("problem "+code, sortedKeys(dig(t, doc, "paths", path, "patch", "responses", code, "content")), []string{"application/problem+json"})
 	}
 	eq("/healthz security", dig(t, doc, "paths", "/healthz", "get")["security"], []any{})
 	eq("/api/events security", dig(t, doc, "paths", "/api/events", "get")["security"], nil)
 	eq("global security", doc["security"], []any{map[string]any{"bearer": []any{}}})
-	eq("metrics content", mapKeys(dig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
+	eq("metrics content", sortedKeys(dig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
 }
 
 // TestOpenAPIMatchesServer drives a real server and checks each request
