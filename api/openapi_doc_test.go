@@ -31,11 +31,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const openAPIGolden = "testdata/openapi.golden.json"
+const oaGolden = "testdata/openapi.golden.json"
 
-// sampleCollections cover every field type, required, unique and
+// oaSampleCollections cover every field type, required, unique and
 // default fields, an index, and a name with an underscore.
-func sampleCollections(t *testing.T) []*basalt.Collection {
+func oaSampleCollections(t *testing.T) []*basalt.Collection {
 	t.Helper()
 	cols := []*basalt.Collection{
 		{Name: "posts", Fields: []basalt.Field{
@@ -62,7 +62,7 @@ func sampleCollections(t *testing.T) []*basalt.Collection {
 	return cols
 }
 
-func marshalOpenAPI(t *testing.T, doc map[string]any) []byte {
+func oaMarshal(t *testing.T, doc map[string]any) []byte {
 	t.Helper()
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -71,12 +71,12 @@ func marshalOpenAPI(t *testing.T, doc map[string]any) []byte {
 	return append(data, '\n')
 }
 
-// checkOpenAPI returns what is wrong with an OpenAPI document: what
+// oaCheck returns what is wrong with an OpenAPI document: what
 // libopenapi cannot build, what the OpenAPI 3.1 schema refuses, and what
 // that schema cannot see (unique operation ids, summaries, declared path
 // parameters).
-func checkOpenAPI(data []byte) []string {
-	doc, err := newDocument(data)
+func oaCheck(data []byte) []string {
+	doc, err := oaNewDocument(data)
 	if err != nil {
 		return []string{"libopenapi.NewDocument: " + err.Error()}
 	}
@@ -100,17 +100,17 @@ func checkOpenAPI(data []byte) []string {
 			}
 		}
 	}
-	problems = append(problems, checkSchemas(data)...)
+	problems = append(problems, oaCheckSchemas(data)...)
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
 		return append(problems, err.Error())
 	}
-	return append(problems, checkOperations(m)...)
+	return append(problems, oaCheckOperations(m)...)
 }
 
-// checkSchemas compiles every schema of the document as JSON Schema
+// oaCheckSchemas compiles every schema of the document as JSON Schema
 // 2020-12, which the OpenAPI 3.1 schema leaves unchecked.
-func checkSchemas(data []byte) []string {
+func oaCheckSchemas(data []byte) []string {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return []string{err.Error()}
@@ -122,7 +122,7 @@ func checkSchemas(data []byte) []string {
 		return []string{err.Error()}
 	}
 	var problems []string
-	for _, ptr := range schemaPointers(doc, "") {
+	for _, ptr := range oaSchemaPointers(doc, "") {
 		if _, err := c.Compile(base + "#" + (&url.URL{Fragment: ptr}).EscapedFragment()); err != nil {
 			problems = append(problems, fmt.Sprintf("schema %s: %v", ptr, err))
 		}
@@ -130,52 +130,52 @@ func checkSchemas(data []byte) []string {
 	return problems
 }
 
-// schemaPointers lists the JSON pointers of the schemas in v: the
+// oaSchemaPointers lists the JSON pointers of the schemas in v: the
 // components' schemas and the value of every other "schema" key.
-func schemaPointers(v any, ptr string) []string {
+func oaSchemaPointers(v any, ptr string) []string {
 	var out []string
-	for k, child := range obj(v) {
+	for k, child := range oaObj(v) {
 		p := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
 		switch {
 		case k == "schema":
 			out = append(out, p)
 		case ptr == "/components" && k == "schemas":
-			for name := range obj(child) {
+			for name := range oaObj(child) {
 				out = append(out, p+"/"+name)
 			}
 		default:
-			out = append(out, schemaPointers(child, p)...)
+			out = append(out, oaSchemaPointers(child, p)...)
 		}
 	}
-	for i, child := range list(v) {
-		out = append(out, schemaPointers(child, fmt.Sprintf("%s/%d", ptr, i))...)
+	for i, child := range oaList(v) {
+		out = append(out, oaSchemaPointers(child, fmt.Sprintf("%s/%d", ptr, i))...)
 	}
 	return out
 }
 
-// newDocument is libopenapi.NewDocument without its log lines on stdout:
+// oaNewDocument is libopenapi.NewDocument without its log lines on stdout:
 // the errors come back anyway.
-func newDocument(data []byte) (libopenapi.Document, error) {
+func oaNewDocument(data []byte) (libopenapi.Document, error) {
 	cfg := datamodel.NewDocumentConfiguration()
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	return libopenapi.NewDocumentWithConfiguration(data, cfg)
 }
 
-var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+var oaPathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-// checkOperations checks what the OpenAPI schema does not: operation ids
+// oaCheckOperations checks what the OpenAPI schema does not: operation ids
 // are unique, every operation has a summary and responses, and every
 // template parameter of a path is declared.
-func checkOperations(doc map[string]any) []string {
+func oaCheckOperations(doc map[string]any) []string {
 	var problems []string
 	ids := map[string]string{}
-	for path, item := range obj(doc["paths"]) {
-		item := obj(item)
+	for path, item := range oaObj(doc["paths"]) {
+		item := oaObj(item)
 		for method, op := range item {
 			if method == "parameters" {
 				continue
 			}
-			op := obj(op)
+			op := oaObj(op)
 			where := strings.ToUpper(method) + " " + path
 			id, _ := op["operationId"].(string)
 			switch {
@@ -188,17 +188,17 @@ func checkOperations(doc map[string]any) []string {
 			if s, _ := op["summary"].(string); s == "" {
 				problems = append(problems, where+": no summary")
 			}
-			if len(obj(op["responses"])) == 0 {
+			if len(oaObj(op["responses"])) == 0 {
 				problems = append(problems, where+": no responses")
 			}
 			declared := map[string]bool{}
-			for _, p := range slices.Concat(list(item["parameters"]), list(op["parameters"])) {
-				p := resolve(doc, obj(p))
+			for _, p := range slices.Concat(oaList(item["parameters"]), oaList(op["parameters"])) {
+				p := oaResolve(doc, oaObj(p))
 				if p["in"] == "path" {
 					declared[p["name"].(string)] = true
 				}
 			}
-			for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
+			for _, m := range oaPathParam.FindAllStringSubmatch(path, -1) {
 				if !declared[m[1]] {
 					problems = append(problems, fmt.Sprintf("%s: path parameter %s is not declared", where, m[1]))
 				}
@@ -208,35 +208,35 @@ func checkOperations(doc map[string]any) []string {
 	return problems
 }
 
-func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func oaObj(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
-func list(v any) []any { l, _ := v.([]any); return l }
+func oaList(v any) []any { l, _ := v.([]any); return l }
 
-// resolve follows a local $ref.
-func resolve(doc, v map[string]any) map[string]any {
+// oaResolve follows a local $ref.
+func oaResolve(doc, v map[string]any) map[string]any {
 	ref, ok := v["$ref"].(string)
 	if !ok {
 		return v
 	}
 	cur := doc
 	for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-		cur = obj(cur[part])
+		cur = oaObj(cur[part])
 	}
 	return cur
 }
 
-func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+func oaSortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
-// dig walks keys down a decoded document, resolving references.
-func dig(t *testing.T, doc map[string]any, keys ...string) map[string]any {
+// oaDig walks keys down a decoded document, resolving references.
+func oaDig(t *testing.T, doc map[string]any, keys ...string) map[string]any {
 	t.Helper()
 	cur := doc
 	for _, k := range keys {
 		next, ok := cur[k]
 		if !ok {
-			t.Fatalf("no %q in %v (path %v)", k, sortedKeys(cur), keys)
+			t.Fatalf("no %q in %v (path %v)", k, oaSortedKeys(cur), keys)
 		}
-		cur = resolve(doc, obj(next))
+		cur = oaResolve(doc, oaObj(next))
 	}
 	return cur
 }
@@ -247,20 +247,20 @@ func TestOpenAPIValid(t *testing.T) {
 		cols []*basalt.Collection
 	}{
 		{"no collections", nil},
-		{"samples", sampleCollections(t)},
-		{"names that look like fixed ones", namedCollections(t, "collections", "collection", "events", "records", "record",
+		{"samples", oaSampleCollections(t)},
+		{"names that look like fixed ones", oaNamedCollections(t, "collections", "collection", "events", "records", "record",
 			"health", "open_api", "post_2", "post2", "post__2", "problem", "x_record")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := marshalOpenAPI(t, OpenAPI(tc.cols, "1.2.3"))
-			for _, p := range checkOpenAPI(data) {
+			data := oaMarshal(t, OpenAPI(tc.cols, "1.2.3"))
+			for _, p := range oaCheck(data) {
 				t.Error(p)
 			}
 		})
 	}
 }
 
-func namedCollections(t *testing.T, names ...string) []*basalt.Collection {
+func oaNamedCollections(t *testing.T, names ...string) []*basalt.Collection {
 	var cols []*basalt.Collection
 	for _, n := range names {
 		c := &basalt.Collection{Name: n, Fields: []basalt.Field{{Name: "title", Type: basalt.TypeText}}}
@@ -273,35 +273,35 @@ func namedCollections(t *testing.T, names ...string) []*basalt.Collection {
 	return cols
 }
 
-// TestOpenAPICheckFails makes sure checkOpenAPI is not blind: each broken
+// TestOpenAPICheckFails makes sure oaCheck is not blind: each broken
 // variant of a valid document must be reported.
 func TestOpenAPICheckFails(t *testing.T) {
 	for name, breakDoc := range map[string]func(doc map[string]any){
 		"no info": func(doc map[string]any) { delete(doc, "info") },
 		"response without description": func(doc map[string]any) {
-			delete(dig(t, doc, "paths", "/healthz", "get", "responses", "200"), "description")
+			delete(oaDig(t, doc, "paths", "/healthz", "get", "responses", "200"), "description")
 		},
 		"dangling reference": func(doc map[string]any) {
-			dig(t, doc, "paths", "/api/collections", "get", "responses")["200"] = map[string]any{"$ref": "#/components/responses/Nope"}
+			oaDig(t, doc, "paths", "/api/collections", "get", "responses")["200"] = map[string]any{"$ref": "#/components/responses/Nope"}
 		},
 		"bad schema type": func(doc map[string]any) {
-			dig(t, doc, "components", "schemas", "PostsRecord", "properties", "views")["type"] = 5
+			oaDig(t, doc, "components", "schemas", "PostsRecord", "properties", "views")["type"] = 5
 		},
-		"bad parameter location": func(doc map[string]any) { dig(t, doc, "components", "parameters", "Limit")["in"] = "body" },
+		"bad parameter location": func(doc map[string]any) { oaDig(t, doc, "components", "parameters", "Limit")["in"] = "body" },
 		"duplicate operation id": func(doc map[string]any) {
-			dig(t, doc, "paths", "/healthz", "get")["operationId"] = "listPosts"
+			oaDig(t, doc, "paths", "/healthz", "get")["operationId"] = "listPosts"
 		},
 		"undeclared path parameter": func(doc map[string]any) {
-			delete(dig(t, doc, "paths", "/api/collections/posts/records/{id}"), "parameters")
+			delete(oaDig(t, doc, "paths", "/api/collections/posts/records/{id}"), "parameters")
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var doc map[string]any
-			if err := json.Unmarshal(marshalOpenAPI(t, OpenAPI(sampleCollections(t), "")), &doc); err != nil {
+			if err := json.Unmarshal(oaMarshal(t, OpenAPI(oaSampleCollections(t), "")), &doc); err != nil {
 				t.Fatal(err)
 			}
 			breakDoc(doc)
-			problems := checkOpenAPI(marshalOpenAPI(t, doc))
+			problems := oaCheck(oaMarshal(t, doc))
 			if len(problems) == 0 {
 				t.Fatal("checkOpenAPI found nothing wrong with a broken document")
 			}
@@ -311,33 +311,33 @@ func TestOpenAPICheckFails(t *testing.T) {
 }
 
 func TestOpenAPIGolden(t *testing.T) {
-	got := marshalOpenAPI(t, OpenAPI(sampleCollections(t), "1.2.3"))
+	got := oaMarshal(t, OpenAPI(oaSampleCollections(t), "1.2.3"))
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(oaGolden), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(openAPIGolden, got, 0o644); err != nil {
+		if err := os.WriteFile(oaGolden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(openAPIGolden)
+	want, err := os.ReadFile(oaGolden)
 	if err != nil {
 		t.Fatalf("%v (run go test ./api -run OpenAPIGolden -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("OpenAPI() differs from %s; check the change and run go test ./api -run OpenAPIGolden -update\n%s",
-			openAPIGolden, firstDiff(string(want), string(got)))
+			oaGolden, oaFirstDiff(string(want), string(got)))
 	}
-	reversed := sampleCollections(t)
+	reversed := oaSampleCollections(t)
 	slices.Reverse(reversed)
-	again := marshalOpenAPI(t, OpenAPI(reversed, "1.2.3"))
+	again := oaMarshal(t, OpenAPI(reversed, "1.2.3"))
 	if !bytes.Equal(got, again) {
 		t.Error("OpenAPI() depends on the order of the collections")
 	}
 }
 
-// firstDiff shows the first differing line of want and got.
-func firstDiff(want, got string) string {
+// oaFirstDiff shows the first differing line of want and got.
+func oaFirstDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := range max(len(w), len(g)) {
 		var wl, gl string
@@ -356,7 +356,7 @@ func firstDiff(want, got string) string {
 
 func TestOpenAPIFacts(t *testing.T) {
 	var doc map[string]any
-	if err := json.Unmarshal(marshalOpenAPI(t, OpenAPI(sampleCollections(t), "")), &doc); err != nil {
+	if err := json.Unmarshal(oaMarshal(t, OpenAPI(oaSampleCollections(t), "")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	eq := func(what string, got, want any) {
@@ -368,11 +368,11 @@ func TestOpenAPIFacts(t *testing.T) {
 		}
 	}
 	eq("openapi", doc["openapi"], "3.1.0")
-	eq("info.version", dig(t, doc, "info")["version"], "dev")
+	eq("info.version", oaDig(t, doc, "info")["version"], "dev")
 	eq("servers", doc["servers"], []any{map[string]any{"url": "/"}})
-	eq("bearer scheme", dig(t, doc, "components", "securitySchemes", "bearer")["scheme"], "bearer")
+	eq("bearer scheme", oaDig(t, doc, "components", "securitySchemes", "bearer")["scheme"], "bearer")
 
-	posts := dig(t, doc, "components", "schemas", "PostsRecord", "properties")
+	posts := oaDig(t, doc, "components", "schemas", "PostsRecord", "properties")
 	eq("PostsRecord.views.type", posts["views"].(map[string]any)["type"], []string{"number", "null"})
 	eq("PostsRecord.title.type", posts["title"].(map[string]any)["type"], "string")
 	eq("PostsRecord.draft.type", posts["draft"].(map[string]any)["type"], "boolean")
@@ -380,47 +380,47 @@ func TestOpenAPIFacts(t *testing.T) {
 	eq("PostsRecord.meta", posts["meta"], map[string]any{"description": "Any JSON value."})
 	eq("PostsRecord.created", posts["created"], map[string]any{"type": "string", "format": "date-time"})
 
-	input := dig(t, doc, "components", "schemas", "PostsRecordInput")
+	input := oaDig(t, doc, "components", "schemas", "PostsRecordInput")
 	eq("PostsRecordInput.required", input["required"], []string{"title", "draft"}) // rating has a default
 	eq("PostsRecordInput.additionalProperties", input["additionalProperties"], false)
-	eq("PostsRecordInput.id.pattern", dig(t, input, "properties", "id")["pattern"], `^[A-Za-z0-9_-]{1,64}$`)
-	eq("PostsRecordInput.rating.default", dig(t, input, "properties", "rating")["default"], 3)
-	eq("PostsRecordInput.title.minLength", dig(t, input, "properties", "title")["minLength"], 1)
-	patch := dig(t, doc, "components", "schemas", "PostsRecordPatch")
+	eq("PostsRecordInput.id.pattern", oaDig(t, input, "properties", "id")["pattern"], `^[A-Za-z0-9_-]{1,64}$`)
+	eq("PostsRecordInput.rating.default", oaDig(t, input, "properties", "rating")["default"], 3)
+	eq("PostsRecordInput.title.minLength", oaDig(t, input, "properties", "title")["minLength"], 1)
+	patch := oaDig(t, doc, "components", "schemas", "PostsRecordPatch")
 	eq("PostsRecordPatch.required", patch["required"], nil)
 	eq("BlogPostsRecordPage.next_cursor.type",
-		dig(t, doc, "components", "schemas", "BlogPostsRecordPage", "properties", "next_cursor")["type"], []string{"string", "null"})
+		oaDig(t, doc, "components", "schemas", "BlogPostsRecordPage", "properties", "next_cursor")["type"], []string{"string", "null"})
 
-	listOp := dig(t, doc, "paths", "/api/collections/posts/records", "get")
+	listOp := oaDig(t, doc, "paths", "/api/collections/posts/records", "get")
 	eq("listPosts operationId", listOp["operationId"], "listPosts")
 	var limit map[string]any
-	for _, p := range list(listOp["parameters"]) {
-		if p := resolve(doc, obj(p)); p["name"] == "limit" {
-			limit = obj(p["schema"])
+	for _, p := range oaList(listOp["parameters"]) {
+		if p := oaResolve(doc, oaObj(p)); p["name"] == "limit" {
+			limit = oaObj(p["schema"])
 		}
 	}
 	eq("list limit", limit, map[string]any{"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
-	eq("list 200 schema", dig(t, listOp, "responses", "200", "content", "application/json")["schema"],
+	eq("list 200 schema", oaDig(t, listOp, "responses", "200", "content", "application/json")["schema"],
 		map[string]any{"$ref": "#/components/schemas/PostsRecordPage"})
 
-	one := dig(t, doc, "paths", "/api/collections/blog_posts/records/{id}")
-	eq("getBlogPosts", dig(t, one, "get")["operationId"], "getBlogPosts")
-	eq("getBlogPosts 304 ETag", sortedKeys(dig(t, one, "get", "responses", "304", "headers")), []string{"ETag"})
-	eq("updateBlogPosts 412", dig(t, one, "patch", "responses")["412"], map[string]any{"$ref": "#/components/responses/PreconditionFailed"})
-	create := dig(t, doc, "paths", "/api/collections/posts/records", "post", "responses", "201")
-	eq("createPosts 201 headers", sortedKeys(obj(create["headers"])), []string{"ETag", "Location"})
+	one := oaDig(t, doc, "paths", "/api/collections/blog_posts/records/{id}")
+	eq("getBlogPosts", oaDig(t, one, "get")["operationId"], "getBlogPosts")
+	eq("getBlogPosts 304 ETag", oaSortedKeys(oaDig(t, one, "get", "responses", "304", "headers")), []string{"ETag"})
+	eq("updateBlogPosts 412", oaDig(t, one, "patch", "responses")["412"], map[string]any{"$ref": "#/components/responses/PreconditionFailed"})
+	create := oaDig(t, doc, "paths", "/api/collections/posts/records", "post", "responses", "201")
+	eq("createPosts 201 headers", oaSortedKeys(oaObj(create["headers"])), []string{"ETag", "Location"})
 
 	for _, code := range []string{"400", "401", "403", "404", "409", "412", "413", "415", "422", "500"} {
 		path := "/api/collections/{name}"
 		if code == "412" {
 			path = "/api/collections/posts/records/{id}"
 		}
-		eq("problem "+code, sortedKeys(dig(t, doc, "paths", path, "patch", "responses", code, "content")), []string{"application/problem+json"})
+		eq("problem "+code, oaSortedKeys(oaDig(t, doc, "paths", path, "patch", "responses", code, "content")), []string{"application/problem+json"})
 	}
-	eq("/healthz security", dig(t, doc, "paths", "/healthz", "get")["security"], []any{})
-	eq("/api/events security", dig(t, doc, "paths", "/api/events", "get")["security"], nil)
+	eq("/healthz security", oaDig(t, doc, "paths", "/healthz", "get")["security"], []any{})
+	eq("/api/events security", oaDig(t, doc, "paths", "/api/events", "get")["security"], nil)
 	eq("global security", doc["security"], []any{map[string]any{"bearer": []any{}}})
-	eq("metrics content", sortedKeys(dig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
+	eq("metrics content", oaSortedKeys(oaDig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
 }
 
 // TestOpenAPIMatchesServer drives a real server and checks each request
@@ -449,10 +449,10 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := NewServer(Config{BodyLimit: 1 << 20}, Deps{Records: recs, Store: st, Keys: keys, Version: "test"})
-	c := &apiClient{t: t, srv: srv, key: admin}
+	c := &oaClient{t: t, srv: srv, key: admin}
 
 	c.load()
-	for _, col := range sampleCollections(t) {
+	for _, col := range oaSampleCollections(t) {
 		c.do(http.StatusCreated, "POST", "/api/collections", map[string]any{"name": col.Name, "fields": col.Fields, "indexes": col.Indexes})
 	}
 	c.load() // now with the typed paths of the collections
@@ -496,23 +496,23 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	c.do(http.StatusNoContent, "DELETE", "/api/collections/blog_posts", nil)
 }
 
-// apiClient sends requests to srv and checks each request and response
+// oaClient sends requests to srv and checks each request and response
 // against the document srv served last.
-type apiClient struct {
+type oaClient struct {
 	t   *testing.T
 	srv http.Handler
 	key string
 	v   validator.Validator
 }
 
-type apiResult struct {
+type oaResult struct {
 	status int
 	header http.Header
 	body   map[string]any
 }
 
 // load reads /api/openapi.json from the server and validates with it.
-func (c *apiClient) load() {
+func (c *oaClient) load() {
 	c.t.Helper()
 	req := httptest.NewRequest("GET", "/api/openapi.json", nil)
 	w := httptest.NewRecorder()
@@ -520,7 +520,7 @@ func (c *apiClient) load() {
 	if w.Code != http.StatusOK {
 		c.t.Fatalf("GET /api/openapi.json: %d %s", w.Code, w.Body)
 	}
-	doc, err := newDocument(w.Body.Bytes())
+	doc, err := oaNewDocument(w.Body.Bytes())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -534,7 +534,7 @@ func (c *apiClient) load() {
 // do sends a request, checks it and its response against the document
 // and the status against want, and returns the response. headers are
 // name, value pairs.
-func (c *apiClient) do(want int, method, target string, body any, headers ...string) apiResult {
+func (c *oaClient) do(want int, method, target string, body any, headers ...string) oaResult {
 	c.t.Helper()
 	var data []byte
 	if body != nil {
@@ -581,7 +581,7 @@ func (c *apiClient) do(want int, method, target string, body any, headers ...str
 			}
 		}
 	}
-	res := apiResult{status: resp.StatusCode, header: resp.Header}
+	res := oaResult{status: resp.StatusCode, header: resp.Header}
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") && len(raw) > 0 {
 		_ = json.Unmarshal(raw, &res.body)
 	}

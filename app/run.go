@@ -34,6 +34,7 @@ Usage:
   basalt serve   [--data DIR] [--db URL] [--http ADDR] [options]
   basalt keys create --name NAME --role admin|service [--tenant T] [--data DIR | --db URL]
   basalt migrate [up|status] [--data DIR | --db URL]
+  basalt bench   [--records N] [--concurrency N] [--duration D]
   basalt version
 
 Every flag also reads BASALT_<FLAG> from the environment (BASALT_DATA,
@@ -57,6 +58,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runKeys(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "basalt", version())
 	case "help", "-h", "--help":

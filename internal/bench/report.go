@@ -1,0 +1,40 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+)
+
+// Print writes the report as a Markdown table, with each rate as a ratio
+// of the ceiling's.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "%d records, concurrency %d, %s a scenario, GOMAXPROCS %d, %s/%s\n\n",
+		r.Options.Records, r.Options.Concurrency, r.Options.Duration, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintln(w, "| scenario | requests | req/s | p50 | p99 | errors | vs ceiling |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	var ceiling float64
+	for _, res := range r.Results {
+		if ceiling == 0 {
+			ceiling = res.Rate
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %d | %.0f %% |\n", res.Name, res.Requests, res.Rate,
+			round(res.P50), round(res.P99), res.Errors, 100*res.Rate/ceiling)
+	}
+	fmt.Fprintf(w, "\nServer RSS: %s idle after a restart holding every record, %s after the scenarios.\n", mib(r.IdleRSS), mib(r.LoadedRSS))
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func mib(b int64) string {
+	if b < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
