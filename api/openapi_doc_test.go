@@ -72,9 +72,10 @@ func oaMarshal(t *testing.T, doc map[string]any) []byte {
 }
 
 // oaCheck returns what is wrong with an OpenAPI document: what
-// libopenapi cannot build, what the OpenAPI 3.1 schema refuses, and what
-// that schema cannot see (unique operation ids, summaries, declared path
-// parameters).
+// libopenapi cannot build (dangling references), what the OpenAPI 3.1
+// schema refuses (libopenapi-validator's ValidateDocument), and what that
+// schema cannot see: invalid JSON Schemas, duplicate operation ids,
+// missing summaries, undeclared path parameters.
 func oaCheck(data []byte) []string {
 	doc, err := oaNewDocument(data)
 	if err != nil {

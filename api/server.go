@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -39,6 +40,9 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Version  string
+	// AccessLog, if set, receives the request lines, encoded in the shape
+	// of slog's JSON handler; otherwise they go through Log.
+	AccessLog io.Writer
 }
 
 // Server is the HTTP handler of Basalt.
@@ -61,18 +65,19 @@ func NewServer(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
 	s.routes()
-	var h http.Handler = http.HandlerFunc(s.route)
+	s.mux.Handle("/", http.HandlerFunc(s.unmatched))
+	var h http.Handler = s.mux
 	h = withTimeout(cfg.RequestTimeout, h)
 	h = limitBody(cfg.BodyLimit, h)
 	h = compress(h)
 	h = withCORS(cfg.CORSOrigins, h)
 	h = secureHeaders(h)
 	h = recoverPanics(d.Log, h)
-	reqLog := d.Log
+	access := &accessLog{w: d.AccessLog, log: d.Log}
 	if !cfg.LogRequests {
-		reqLog = slog.New(discardBelowError{d.Log.Handler()})
+		access.log = slog.New(discardBelowError{d.Log.Handler()})
 	}
-	s.handler = observe(reqLog, s.metrics, h)
+	s.handler = observe(access, s.metrics, h)
 	return s
 }
 
@@ -92,35 +97,28 @@ func (s *Server) handle(pattern string, h http.Handler) {
 	}))
 }
 
-// route dispatches to the mux, answering unknown paths and methods with
-// problems rather than the mux's plain text.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		s.mux.ServeHTTP(w, r)
-		return
+// unmatched answers requests that no route matches with a problem rather
+// than the mux's plain text: 405 with Allow when the path exists for
+// other methods, 404 otherwise. It is the mux's catch-all pattern, so the
+// routes themselves are matched once.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
 	}
-	rec := &headerRecorder{header: http.Header{}}
-	h.ServeHTTP(rec, r)
-	if rec.status == http.StatusMethodNotAllowed {
-		allow := rec.header.Get("Allow")
-		w.Header().Set("Allow", allow)
-		writeProblem(w, r, basalt.Errorf(basalt.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, allow))
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, r, basalt.Errorf(basalt.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 		return
 	}
 	writeProblem(w, r, basalt.Errorf(basalt.CodeNotFound, "No route %s %s; the API is described at /api/openapi.json.", r.Method, r.URL.Path))
 }
-
-// headerRecorder catches the status and headers of the mux's own 404 and
-// 405 handlers.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
 
 // authenticate returns the principal of the request's bearer token, or
 // nil for a request without one.

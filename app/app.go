@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -26,6 +27,8 @@ type App struct {
 	keys    *auth.Keys
 	server  *api.Server
 
+	accessLog io.Writer
+
 	stop context.CancelFunc
 	bg   sync.WaitGroup
 }
@@ -33,6 +36,11 @@ type App struct {
 // New opens the store that cfg selects, applies pending migrations, loads
 // the schema and starts the background services. log may be nil.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	return newApp(ctx, cfg, log, nil)
+}
+
+// newApp is New with a writer for the request lines (see api.Deps).
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, accessLog io.Writer) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -44,7 +52,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, reg: reg, store: st}
+	a := &App{cfg: cfg, log: log, reg: reg, store: st, accessLog: accessLog}
 	if err := a.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -64,7 +72,7 @@ func (a *App) init(ctx context.Context) error {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
-	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Log: a.log, Registry: a.reg, Version: version()})
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, a.log) })

@@ -35,6 +35,7 @@ type Config struct {
 	DBMaxConns  int    // PostgreSQL pool size
 	LogLevel    string // debug, info, warn, error
 	LogRequests bool   // one log line per request
+	Pprof       string // address of the Go profiler (net/http/pprof); "" is off
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -87,6 +88,7 @@ var options = []option{
 		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToUpper(v); return nil }, get: func(c *Config) string { return c.SQLiteSync }},
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
+	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"basalt.dev/basalt"
@@ -30,8 +31,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // it stops accepting, lets in-flight requests finish within
 // ShutdownTimeout, and closes the database.
 func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	a, err := New(ctx, cfg, log)
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	log := newLogger(cfg, lw)
+	a, err := newApp(ctx, cfg, log, lw)
 	if err != nil {
 		return err
 	}
@@ -52,6 +55,11 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Basalt %s serving http://%s (%s)\n", version(), ln.Addr(), cfg.Redacted())
 	log.Info("serving", "addr", ln.Addr().String(), "store", cfg.Redacted(), "version", version())
 
+	if cfg.Pprof != "" {
+		if err := servePprof(ctx, cfg.Pprof, log); err != nil {
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -105,4 +113,23 @@ func followSchema(ctx context.Context, st store.Store, recs *records.Service, lo
 			}
 		}
 	}
+}
+
+// servePprof serves the Go profiler on its own listener, never on the
+// API's, so it is reachable only where the operator chose.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for pprof: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	go srv.Serve(ln)
+	log.Info("profiler serving", "addr", ln.Addr().String())
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 // Server is a running Basalt with an admin and a service key.
 type Server struct {
+	Config     app.Config
 	URL        string
 	App        *app.App
 	AdminKey   string
@@ -48,7 +49,7 @@ func ForEachDriver(t *testing.T, fn func(t *testing.T, d Driver)) {
 }
 
 // Config returns a configuration for a fresh, empty store of driver d.
-func Config(t *testing.T, d Driver) app.Config {
+func Config(t testing.TB, d Driver) app.Config {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Data = t.TempDir()
@@ -64,13 +65,13 @@ func Config(t *testing.T, d Driver) app.Config {
 }
 
 // Start runs a server on a fresh store of driver d.
-func Start(t *testing.T, d Driver) *Server {
+func Start(t testing.TB, d Driver) *Server {
 	t.Helper()
 	return StartConfig(t, Config(t, d))
 }
 
 // StartConfig runs a server with cfg.
-func StartConfig(t *testing.T, cfg app.Config) *Server {
+func StartConfig(t testing.TB, cfg app.Config) *Server {
 	t.Helper()
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, nil)
@@ -82,14 +83,14 @@ func StartConfig(t *testing.T, cfg app.Config) *Server {
 		hs.Close()
 		a.Close()
 	})
-	s := &Server{URL: hs.URL, App: a, Client: hs.Client()}
+	s := &Server{Config: cfg, URL: hs.URL, App: a, Client: hs.Client()}
 	s.AdminKey = s.MustKey(t, "admin", basalt.RoleAdmin, basalt.DefaultTenant)
 	s.ServiceKey = s.MustKey(t, "service", basalt.RoleService, basalt.DefaultTenant)
 	return s
 }
 
 // MustKey creates an API key and returns its secret.
-func (s *Server) MustKey(t *testing.T, name string, role basalt.Role, tenant string) string {
+func (s *Server) MustKey(t testing.TB, name string, role basalt.Role, tenant string) string {
 	t.Helper()
 	secret, _, err := s.App.Keys().Create(context.Background(), name, role, tenant)
 	if err != nil {
@@ -105,7 +106,7 @@ type Response struct {
 }
 
 // JSON decodes the body into a map.
-func (r *Response) JSON(t *testing.T) map[string]any {
+func (r *Response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -115,7 +116,7 @@ func (r *Response) JSON(t *testing.T) map[string]any {
 }
 
 // Code returns the problem code of an error response.
-func (r *Response) Code(t *testing.T) string {
+func (r *Response) Code(t testing.TB) string {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.Body)
@@ -136,7 +137,7 @@ type Request struct {
 }
 
 // Do makes a request and reads the whole response.
-func (s *Server) Do(t *testing.T, rq Request) *Response {
+func (s *Server) Do(t testing.TB, rq Request) *Response {
 	t.Helper()
 	var body io.Reader
 	switch b := rq.Body.(type) {
@@ -179,7 +180,7 @@ func (s *Server) Do(t *testing.T, rq Request) *Response {
 
 // Admin makes a request with the admin key and fails unless the status
 // is want; it returns the decoded body (nil when empty).
-func (s *Server) Admin(t *testing.T, method, path string, body any, want int) map[string]any {
+func (s *Server) Admin(t testing.TB, method, path string, body any, want int) map[string]any {
 	t.Helper()
 	resp := s.Do(t, Request{Method: method, Path: path, Key: s.AdminKey, Body: body})
 	if resp.StatusCode != want {

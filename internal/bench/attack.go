@@ -2,8 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,8 +16,9 @@ import (
 
 // scenario is one kind of request, made repeatedly.
 type scenario struct {
-	name   string
-	target vegeta.Targeter
+	name    string
+	target  vegeta.Targeter
+	ceiling bool // served by the ceiling process
 }
 
 func scenarios(base, ceiling, key string, ids []string) []scenario {
@@ -28,24 +32,24 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 		}
 	}
 	return []scenario{
-		{"ceiling: bare net/http GET by id", get(ceiling+"/records/", nil)},
-		{"GET by id", get(base+"/api/collections/posts/records/", auth)},
+		{"ceiling: bare net/http GET by id", get(ceiling+"/records/", nil), true},
+		{"GET by id", get(base+"/api/collections/posts/records/", auth), false},
 		{"list, indexed filter and sort, 20 a page", func(t *vegeta.Target) error {
 			t.Method, t.Header = "GET", auth
 			t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=20", base, rand.IntN(100000))
 			return nil
-		}},
+		}, false},
 		{"create", func(t *vegeta.Target) error {
 			t.Method, t.URL, t.Header = "POST", base+"/api/collections/posts/records", jsonAuth
 			t.Body = []byte(recordBody(int(n.Add(1)) + 1_000_000))
 			return nil
-		}},
+		}, false},
 	}
 }
 
 // attack runs a scenario at fixed concurrency: as many workers as
 // Concurrency, each sending its next request when the last one answered.
-func attack(sc scenario, o Options) Result {
+func attack(sc scenario, o Options, p *process) Result {
 	run := func(d time.Duration) *vegeta.Metrics {
 		a := vegeta.NewAttacker(vegeta.Workers(uint64(o.Concurrency)), vegeta.MaxWorkers(uint64(o.Concurrency)),
 			vegeta.Connections(o.Concurrency), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
@@ -57,12 +61,54 @@ func attack(sc scenario, o Options) Result {
 		return &m
 	}
 	run(o.Warmup)
+	pid := p.cmd.Process.Pid
+	cpu0 := cpuTime(pid)
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		if p.pprof != "" {
+			profile(p.pprof, o.Duration-time.Second, filepath.Join(o.ProfileDir, slug(sc.name)+".pprof"), o.Log)
+		}
+	}()
 	m := run(o.Duration)
+	cpu := cpuTime(pid) - cpu0
+	<-profiled
 	errors := uint64(0)
 	for code, n := range m.StatusCodes {
 		if !strings.HasPrefix(code, "2") {
 			errors += uint64(n)
 		}
 	}
-	return Result{Name: sc.name, Requests: m.Requests, Rate: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errors}
+	res := Result{Name: sc.name, Requests: m.Requests, Rate: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errors}
+	if m.Requests > 0 {
+		res.CPU = cpu / time.Duration(m.Requests)
+	}
+	return res
+}
+
+// profile saves a CPU profile of d from the profiler at addr.
+func profile(addr string, d time.Duration, path string, log io.Writer) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()))))
+	if err != nil {
+		fmt.Fprintf(log, "bench: profile: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		fmt.Fprintf(log, "bench: profile: %v\n", err)
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(log, "bench: profile: %v\n", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
+	fmt.Fprintf(log, "bench: wrote %s\n", path)
+}
+
+func slug(name string) string {
+	name, _, _ = strings.Cut(name, ":")
+	return strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(name), " ", "-"), ",", "")
 }

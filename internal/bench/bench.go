@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +35,8 @@ type Options struct {
 	Concurrency int           // requests in flight during each scenario
 	Duration    time.Duration // length of each scenario, after a warm-up
 	Warmup      time.Duration
+	Only        []string  // run only the scenarios whose names contain one of these
+	ProfileDir  string    // if set, save a CPU profile of the server in each scenario here
 	Log         io.Writer // progress
 }
 
@@ -44,6 +47,9 @@ type Result struct {
 	Rate     float64 // successful requests per second
 	P50, P99 time.Duration
 	Errors   uint64
+	// CPU is the server's processor time per request (user and system):
+	// steadier than the rate when load generator and server share cores.
+	CPU time.Duration
 }
 
 // Report is the outcome of a run.
@@ -88,8 +94,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer ceiling.stop()
 	for _, sc := range scenarios(srv.url, ceiling.url, key, ids) {
+		if !o.wants(sc.name) {
+			continue
+		}
 		fmt.Fprintf(o.Log, "bench: %s for %s at concurrency %d\n", sc.name, o.Duration, o.Concurrency)
-		rep.Results = append(rep.Results, attack(sc, o))
+		target := srv
+		if sc.ceiling {
+			target = ceiling
+		}
+		rep.Results = append(rep.Results, attack(sc, o, target))
 	}
 	rep.LoadedRSS = rss(srv.cmd.Process.Pid)
 	return rep, nil
@@ -136,8 +149,9 @@ func (o *Options) command(ctx context.Context, args ...string) (string, error) {
 
 // process is a server the bench started.
 type process struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	pprof string // the profiler's address, when profiling
 }
 
 func (p *process) stop() {
@@ -161,7 +175,15 @@ func (o *Options) start(ctx context.Context, args ...string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, o.Binary, append(args, "--http", "127.0.0.1:0")...)
+	args = append(args, "--http", "127.0.0.1:0")
+	var pprofAddr string
+	if o.ProfileDir != "" {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof", pprofAddr)
+	}
+	cmd := exec.CommandContext(ctx, o.Binary, args...)
 	cmd.Env = o.env()
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
@@ -177,7 +199,16 @@ func (o *Options) start(ctx context.Context, args ...string) (*process, error) {
 		return nil, fmt.Errorf("bench: %s printed no URL (see %s): %w", args[0], logFile.Name(), err)
 	}
 	go io.Copy(io.Discard, stdout)
-	return &process{cmd: cmd, url: urlPattern.FindString(line)}, nil
+	return &process{cmd: cmd, url: urlPattern.FindString(line), pprof: pprofAddr}, nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // seed creates the posts collection and o.Records records, concurrently,
@@ -240,6 +271,24 @@ func post(ctx context.Context, url, key, body string) ([]byte, error) {
 	return data, nil
 }
 
+// cpuTime returns the processor time a process has used (Linux), or 0.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
 // rss returns a process's resident memory in bytes (Linux), or -1.
 func rss(pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -254,4 +303,16 @@ func rss(pid int) int64 {
 		}
 	}
 	return -1
+}
+
+func (o *Options) wants(name string) bool {
+	if len(o.Only) == 0 || strings.HasPrefix(name, "ceiling") {
+		return true
+	}
+	for _, s := range o.Only {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
 }

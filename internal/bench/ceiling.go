@@ -28,9 +28,28 @@ func ServeCeiling(ctx context.Context, dir, addr string, stdout io.Writer) error
 	defer db.Close()
 	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	h, err := CeilingHandler(ctx, db)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ceiling serving http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: h}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// CeilingHandler is the ceiling's handler on db: GET /records/{id}.
+func CeilingHandler(ctx context.Context, db *sql.DB) (http.Handler, error) {
 	stmt, err := db.PrepareContext(ctx, `SELECT id, created, updated, "title", "views", "draft", "body" FROM "c_posts" WHERE tenant_id = 'default' AND id = ?`)
 	if err != nil {
-		return fmt.Errorf("ceiling: %w", err)
+		return nil, fmt.Errorf("ceiling: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /records/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -55,15 +74,5 @@ func ServeCeiling(ctx context.Context, dir, addr string, stdout io.Writer) error
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(rec)
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "ceiling serving http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: mux}
-	go func() { <-ctx.Done(); srv.Close() }()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return mux, nil
 }

@@ -47,13 +47,7 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 	q := db.records(p.Collection)
 	s := q.Get(p.TenantID, p.ID)
 	vals, ptrs := scanDest(q.Columns())
-	var row *sql.Row
-	if stmt, err := db.rstmts.get(db.r, s.SQL); err == nil && stmt != nil {
-		row = stmt.QueryRowContext(ctx, s.Args...)
-	} else {
-		row = db.r.QueryRowContext(ctx, s.SQL, s.Args...)
-	}
-	if err := row.Scan(ptrs...); err != nil {
+	if err := db.queryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, sqlgen.NotFound(p.Collection, p.ID)
 		}
@@ -145,7 +139,7 @@ func (db *DB) RecordList(ctx context.Context, p *store.RecordListParams) ([]*bas
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, s.SQL, s.Args...)
+	rows, err := db.query(ctx, s.SQL, s.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list %s: %w", p.Collection.Name, err)
 	}
@@ -207,4 +201,21 @@ func (db *DB) Analyze(ctx context.Context, collection string) error {
 		_, err := t.execOnce("ANALYZE " + filter.Quote(basalt.TableName(collection)))
 		return err
 	})
+}
+
+// query runs a read on the reader pool with a cached prepared statement:
+// a list's text depends only on the shape of its filter and sort, so
+// the same few statements serve most requests.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if stmt, err := db.rstmts.get(db.r, query); err == nil && stmt != nil {
+		return stmt.QueryContext(ctx, args...)
+	}
+	return db.r.QueryContext(ctx, query, args...)
+}
+
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if stmt, err := db.rstmts.get(db.r, query); err == nil && stmt != nil {
+		return stmt.QueryRowContext(ctx, args...)
+	}
+	return db.r.QueryRowContext(ctx, query, args...)
 }
