@@ -77,7 +77,7 @@ func AppendValueJSON(dst []byte, v any) []byte {
 
 func appendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	dst = AppendTime(dst, t)
 	return append(dst, '"')
 }
 

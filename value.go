@@ -22,7 +22,7 @@ var (
 )
 
 // FormatTime formats t in TimeLayout.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+func FormatTime(t time.Time) string { return string(AppendTime(make([]byte, 0, len(TimeLayout)), t)) }
 
 // ParseTime parses an RFC 3339 date-time, or a date alone (midnight UTC),
 // and returns it in UTC truncated to microseconds.

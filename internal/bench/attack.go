@@ -34,6 +34,10 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 	return []scenario{
 		{"ceiling: bare net/http GET by id", get(ceiling+"/records/", nil), true},
 		{"GET by id", get(base+"/api/collections/posts/records/", auth), false},
+		{"bare list (for reference, not the ceiling)", func(t *vegeta.Target) error {
+			t.Method, t.URL = "GET", fmt.Sprintf("%s/list?min=%d", ceiling, rand.IntN(100000))
+			return nil
+		}, true},
 		{"list, indexed filter and sort, 20 a page", func(t *vegeta.Target) error {
 			t.Method, t.Header = "GET", auth
 			t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=20", base, rand.IntN(100000))

@@ -189,7 +189,7 @@ func toTime(v any) (time.Time, error) {
 	case time.Time:
 		return v.UTC(), nil
 	case string:
-		return time.Parse(basalt.TimeLayout, v)
+		return basalt.ParseStoredTime(v)
 	}
 	return time.Time{}, fmt.Errorf("unexpected %T for a date", v)
 }

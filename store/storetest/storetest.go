@@ -66,7 +66,7 @@ func postsDef() *basalt.Collection {
 }
 
 // MustCollection creates c and fails the test on error.
-func MustCollection(t *testing.T, s store.Store, c *basalt.Collection) *basalt.Collection {
+func MustCollection(t testing.TB, s store.Store, c *basalt.Collection) *basalt.Collection {
 	t.Helper()
 	c.Normalize()
 	if err := c.Validate(); err != nil {
@@ -87,7 +87,7 @@ func NewRecord(id string, data map[string]any) *basalt.Record {
 }
 
 // MustInsert stores r in the tenant's collection c.
-func MustInsert(t *testing.T, s store.Store, tenant string, c *basalt.Collection, r *basalt.Record) *basalt.Event {
+func MustInsert(t testing.TB, s store.Store, tenant string, c *basalt.Collection, r *basalt.Record) *basalt.Event {
 	t.Helper()
 	e, err := s.RecordInsert(context.Background(), &store.RecordInsertParams{TenantID: tenant, Collection: c, Record: r})
 	if err != nil {
