@@ -179,3 +179,30 @@ func TestCompression(t *testing.T) {
 		t.Errorf("gzip body = %.100s, %v", body, err)
 	}
 }
+
+func TestFieldBecomesRequired(t *testing.T) {
+	apitest.ForEachDriver(t, func(t *testing.T, d apitest.Driver) {
+		s := setup(t, d)
+		s.Admin(t, "POST", "/api/collections/posts/records", map[string]any{"id": "nodraft", "title": "x"}, 201)
+		fields := func(def any) map[string]any {
+			draft := map[string]any{"name": "draft", "type": "bool", "required": true}
+			if def != nil {
+				draft["default"] = def
+			}
+			return map[string]any{"fields": []any{
+				map[string]any{"name": "title", "type": "text", "required": true}, map[string]any{"name": "views", "type": "number"}, draft,
+				map[string]any{"name": "slug", "type": "text", "unique": true},
+				map[string]any{"name": "summary", "type": "text", "required": true, "default": "none"},
+			}}
+		}
+		r := s.Do(t, apitest.Request{Method: "PATCH", Path: "/api/collections/posts", Key: s.AdminKey, Body: fields(nil)})
+		if r.StatusCode != 422 || !strings.Contains(string(r.Body), `"field":"draft"`) {
+			t.Fatalf("making draft required without a default = %d %s, want 422 naming draft", r.StatusCode, r.Body)
+		}
+		s.Admin(t, "PATCH", "/api/collections/posts", fields(false), 200)
+		rec := s.Admin(t, "GET", "/api/collections/posts/records/nodraft", nil, 200)
+		if rec["draft"] != false || rec["summary"] != "none" {
+			t.Errorf("after the change the record is %v, want draft false and summary none", rec)
+		}
+	})
+}

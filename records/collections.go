@@ -60,6 +60,9 @@ func (s *Service) UpdateCollection(ctx context.Context, name string, p *Collecti
 	if err := checkTypeChanges(old, next, p.Rename); err != nil {
 		return nil, err
 	}
+	if err := checkNewlyRequired(old, next, p.Rename); err != nil {
+		return nil, err
+	}
 	next.Created, next.Updated = old.Created, s.now().UTC().Truncate(time.Microsecond)
 	if err := s.store.CollectionUpdate(ctx, &store.CollectionUpdateParams{Old: old, New: next, Renames: p.Rename}); err != nil {
 		return nil, err
@@ -137,6 +140,31 @@ func checkTypeChanges(old, next *basalt.Collection, renames map[string]string) e
 				Message: fmt.Sprintf("Field %q is %s and cannot become %s; add a new field and drop the old one.", name, f.Type, nf.Type),
 				Fields:  []basalt.FieldError{{Field: name, Code: "type_change", Message: "a field's type cannot change"}}}
 		}
+	}
+	return nil
+}
+
+// checkNewlyRequired refuses a field that becomes required (added, or
+// made required) without a default: existing records would hold no value.
+// With a default, the store fills the records that lack one.
+func checkNewlyRequired(old, next *basalt.Collection, renames map[string]string) error {
+	was := map[string]bool{}
+	for _, f := range old.Fields {
+		name := f.Name
+		if to, ok := renames[name]; ok {
+			name = to
+		}
+		was[name] = f.Required
+	}
+	var errs []basalt.FieldError
+	for _, f := range next.Fields {
+		if f.Required && !was[f.Name] && len(f.Default) == 0 {
+			errs = append(errs, basalt.FieldError{Field: f.Name, Code: "default_required",
+				Message: f.Name + " becomes required: give it a default, which fills the records that have no value"})
+		}
+	}
+	if len(errs) > 0 {
+		return &basalt.Error{Code: basalt.CodeUnprocessable, Message: "A field that becomes required needs a default.", Fields: errs}
 	}
 	return nil
 }

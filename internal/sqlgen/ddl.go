@@ -177,6 +177,9 @@ func Alter(d filter.Dialect, old, new *basalt.Collection, renames map[string]str
 	}
 	for _, f := range new.Fields {
 		if kept[f.Name] {
+			if of := oldField(old, renames, f.Name); f.Required && !of.Required && len(f.Default) > 0 {
+				backfills = append(backfills, fillMissing(d, table, f))
+			}
 			continue
 		}
 		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", table, filter.Quote(f.Name), columnType(d, f.Type)))
@@ -198,13 +201,7 @@ func Alter(d filter.Dialect, old, new *basalt.Collection, renames map[string]str
 		if !f.Unique {
 			continue
 		}
-		var of *basalt.Field
-		for i := range old.Fields {
-			if renamed(old.Fields[i].Name) == f.Name {
-				of = &old.Fields[i]
-			}
-		}
-		if of == nil || !of.Unique || of.Name != f.Name {
+		if of := oldField(old, renames, f.Name); of == nil || !of.Unique || of.Name != f.Name {
 			stmts = append(stmts, createUniqueField(d, new.Name, f.Name))
 		}
 	}
@@ -217,4 +214,30 @@ func Alter(d filter.Dialect, old, new *basalt.Collection, renames map[string]str
 		out = append(out, Stmt{SQL: s})
 	}
 	return out
+}
+
+// oldField returns the field of old that is called name after renames.
+func oldField(old *basalt.Collection, renames map[string]string, name string) *basalt.Field {
+	for i := range old.Fields {
+		n := old.Fields[i].Name
+		if to, ok := renames[n]; ok {
+			n = to
+		}
+		if n == name {
+			return &old.Fields[i]
+		}
+	}
+	return nil
+}
+
+// fillMissing sets a field that became required to its default in the
+// records that have no value (null, or empty text).
+func fillMissing(d filter.Dialect, table string, f basalt.Field) Stmt {
+	v, _ := basalt.DecodeValue(&f, f.Default)
+	col := filter.Quote(f.Name)
+	where := col + " IS NULL"
+	if f.Type == basalt.TypeText {
+		where += " OR " + col + " = ''"
+	}
+	return Stmt{SQL: fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s", table, col, d.Placeholder(1), where), Args: []any{d.Arg(f.Type, v)}}
 }
