@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"basalt.dev/basalt/api/apitest"
@@ -204,5 +205,43 @@ func TestFieldBecomesRequired(t *testing.T) {
 		if rec["draft"] != false || rec["summary"] != "none" {
 			t.Errorf("after the change the record is %v, want draft false and summary none", rec)
 		}
+	})
+}
+
+// TestWritesDuringSchemaChanges changes a collection's definition while
+// clients write to it: every write either succeeds or gets a 4xx, never a
+// 500, and no change half-applies.
+func TestWritesDuringSchemaChanges(t *testing.T) {
+	apitest.ForEachDriver(t, func(t *testing.T, d apitest.Driver) {
+		s := setup(t, d)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					r := s.Do(t, apitest.Request{Method: "POST", Path: "/api/collections/posts/records", Key: s.ServiceKey,
+						Body: map[string]any{"title": fmt.Sprint("w", w, "-", i)}})
+					if r.StatusCode >= 500 {
+						t.Errorf("write during schema change = %d %s", r.StatusCode, r.Body)
+						return
+					}
+				}
+			})
+		}
+		for i := range 6 {
+			fields := []any{map[string]any{"name": "title", "type": "text", "required": true}, map[string]any{"name": "views", "type": "number"},
+				map[string]any{"name": "slug", "type": "text", "unique": true}}
+			if i%2 == 0 {
+				fields = append(fields, map[string]any{"name": "extra", "type": "text", "default": "x"})
+			}
+			s.Admin(t, "PATCH", "/api/collections/posts", map[string]any{"fields": fields}, 200)
+		}
+		close(stop)
+		wg.Wait()
 	})
 }

@@ -26,6 +26,8 @@ type CollectionPatch struct {
 
 // CreateCollection validates c and creates it with its table and indexes.
 func (s *Service) CreateCollection(ctx context.Context, c *basalt.Collection) (*basalt.Collection, error) {
+	s.ddl.Lock()
+	defer s.ddl.Unlock()
 	c.Normalize()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -41,6 +43,8 @@ func (s *Service) CreateCollection(ctx context.Context, c *basalt.Collection) (*
 
 // UpdateCollection applies p to the collection name.
 func (s *Service) UpdateCollection(ctx context.Context, name string, p *CollectionPatch) (*basalt.Collection, error) {
+	s.ddl.Lock()
+	defer s.ddl.Unlock()
 	old, err := s.collection(name)
 	if err != nil {
 		return nil, err
@@ -171,6 +175,8 @@ func checkNewlyRequired(old, next *basalt.Collection, renames map[string]string)
 
 // DeleteCollection drops the collection and all its records.
 func (s *Service) DeleteCollection(ctx context.Context, name string) error {
+	s.ddl.Lock()
+	defer s.ddl.Unlock()
 	if _, err := s.collection(name); err != nil {
 		return err
 	}

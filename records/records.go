@@ -20,6 +20,8 @@ const (
 
 // Create validates data as a new record of the collection and stores it.
 func (s *Service) Create(ctx context.Context, coll string, data []byte) (*basalt.Collection, *basalt.Record, error) {
+	s.ddl.RLock()
+	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, nil, err
@@ -41,6 +43,8 @@ func (s *Service) Create(ctx context.Context, coll string, data []byte) (*basalt
 
 // Get returns one record. CodeNotFound.
 func (s *Service) Get(ctx context.Context, coll, id string) (*basalt.Collection, *basalt.Record, error) {
+	s.ddl.RLock()
+	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, nil, err
@@ -55,6 +59,8 @@ func (s *Service) Get(ctx context.Context, coll, id string) (*basalt.Collection,
 // Update applies the fields in data to a record. ifMatch, if not nil,
 // is the version the client last read (from its ETag).
 func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMatch *store.Version) (*basalt.Collection, *basalt.Record, error) {
+	s.ddl.RLock()
+	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, nil, err
@@ -75,6 +81,8 @@ func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMa
 
 // Delete removes a record. CodeNotFound, CodePreconditionFailed.
 func (s *Service) Delete(ctx context.Context, coll, id string, ifMatch *store.Version) error {
+	s.ddl.RLock()
+	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return err
@@ -105,6 +113,8 @@ type Page struct {
 
 // List returns one page of records.
 func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, error) {
+	s.ddl.RLock()
+	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, err

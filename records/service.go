@@ -23,6 +23,13 @@ type Service struct {
 
 	mu     sync.RWMutex
 	schema map[string]*basalt.Collection // replaced, never mutated
+
+	// ddl orders record operations and definition changes on this node: a
+	// record operation holds it shared from reading the definition until
+	// its statement ran, a change holds it alone, so no statement built
+	// for an old definition meets a new table. Other nodes' changes are
+	// caught by the store (a conflict the client may retry).
+	ddl sync.RWMutex
 }
 
 // New returns a service on s. now is the clock (time.Now if nil).

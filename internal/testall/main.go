@@ -1,0 +1,65 @@
+// Command testall runs Basalt's whole test suite, as the README and CI do:
+//
+//	go run ./internal/testall
+//
+// It vets the code, runs every test, then runs the packages with
+// concurrent code again under the race detector. The race detector needs
+// cgo and a C compiler; without one it says so and skips that step,
+// except in CI (CI=true), where a missing compiler fails the run. The
+// PostgreSQL suites run against BASALT_TEST_POSTGRES (default
+// postgres://postgres@127.0.0.1:5432/test); without a server they skip,
+// and in CI they fail.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// racePackages hold the code that runs concurrently: the stores and
+// their group commit and event reader, the HTTP server and the app.
+var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...", "./records/..."}
+
+func main() {
+	ci := os.Getenv("CI") == "true"
+	steps := [][]string{
+		{"go", "vet", "./..."},
+		{"go", "test", "-count=1", "-timeout=10m", "./..."},
+	}
+	if raceAvailable() {
+		steps = append(steps, append([]string{"go", "test", "-race", "-count=1", "-timeout=10m"}, racePackages...))
+	} else if ci {
+		fail("the race detector needs cgo and a C compiler (gcc or clang); CI must run it")
+	} else {
+		fmt.Println("testall: SKIP race detector: it needs cgo and a C compiler (gcc or clang), not found")
+	}
+	for _, step := range steps {
+		fmt.Println("testall:", strings.Join(step, " "))
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fail(fmt.Sprintf("%s: %v", strings.Join(step, " "), err))
+		}
+	}
+	fmt.Println("testall: PASS")
+}
+
+func raceAvailable() bool {
+	out, err := exec.Command("go", "env", "CGO_ENABLED", "CC").Output()
+	if err != nil {
+		return false
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) < 2 || lines[0] != "1" {
+		return false
+	}
+	_, err = exec.LookPath(lines[1])
+	return err == nil
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "testall: FAIL:", msg)
+	os.Exit(1)
+}
