@@ -30,6 +30,9 @@ var SystemFields = []Field{
 // which leads every table's key.
 var reservedNames = map[string]bool{"id": true, "created": true, "updated": true, "tenant_id": true}
 
+// Reserved reports whether name is a system column that no field may take.
+func Reserved(name string) bool { return reservedNames[name] }
+
 // ValidName reports whether s is a valid collection or field name:
 // a lower-case letter, then lower-case letters, digits and underscores.
 func ValidName(s string) bool {

@@ -66,7 +66,9 @@ func DecodeValue(f *Field, raw json.RawMessage) (any, *FieldError) {
 		}
 		return s, nil
 	case TypeNumber:
-		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		// json.Valid keeps out what ParseFloat would also take: 01, 1.,
+		// 0x1p4, 1_0.
+		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') || !json.Valid(raw) {
 			return nil, fieldErr(f, "type", "must be a number")
 		}
 		n, err := strconv.ParseFloat(string(raw), 64)
@@ -93,10 +95,10 @@ func DecodeValue(f *Field, raw json.RawMessage) (any, *FieldError) {
 		}
 		return t, nil
 	case TypeJSON:
-		if !json.Valid(raw) {
-			return nil, fieldErr(f, "invalid", "must be valid JSON")
+		if !json.Valid(raw) || !utf8.Valid(raw) {
+			return nil, fieldErr(f, "invalid", "must be valid JSON in UTF-8")
 		}
-		if bytes.Contains(raw, []byte(`\u0000`)) {
+		if hasEscapedNUL(raw) {
 			return nil, fieldErr(f, "invalid", "must not contain the NUL character")
 		}
 		var buf bytes.Buffer
@@ -123,4 +125,21 @@ func decodeString(raw json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// hasEscapedNUL reports whether a valid JSON text holds the escape \u0000
+// (raw NUL bytes cannot occur in valid JSON). PostgreSQL refuses NUL in
+// text, so Basalt refuses it everywhere. It skips other escapes, so an
+// escaped backslash followed by "u0000" is not a NUL.
+func hasEscapedNUL(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+5 < len(raw) && string(raw[i+1:i+6]) == "u0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
 }

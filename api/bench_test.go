@@ -34,6 +34,7 @@ func benchServer(b *testing.B, n int) (*apitest.Server, []string) {
 func serve(b *testing.B, h http.Handler, key, target string) {
 	req := httptest.NewRequest("GET", target, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept-Encoding", "gzip") // as Go's HTTP client sends
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	if w.Code != 200 {

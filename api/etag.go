@@ -83,7 +83,7 @@ func ifMatch(header string) (*store.Version, error) {
 		return nil, basalt.Errorf(basalt.CodeValidation, "If-Match must hold one ETag.")
 	}
 	v, ok := parseETag(header)
-	if !ok {
+	if !ok || strings.HasPrefix(header, "W/") { // If-Match compares strongly (RFC 9110 13.1.1)
 		return nil, basalt.Errorf(basalt.CodePreconditionFailed, "If-Match %s does not match the record's current ETag.", header)
 	}
 	return v, nil

@@ -172,7 +172,10 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 
 // compressETagSuffix marks the ETag of a compressed response, which is a
 // different representation (RFC 9110 8.8.3); conditionals strip it.
-const compressETagSuffix = "-z"
+//
+// "~gz" cannot end an ETag of ours, whose characters are digits, letters
+// and "-".
+const compressETagSuffix = "~gz"
 
 // compress negotiates gzip or zstd for responses of 1 KiB and more, at
 // the fastest levels: JSON shrinks several-fold even there, and a higher

@@ -120,6 +120,8 @@ func checkRenames(old *basalt.Collection, renames map[string]string) error {
 			errs = append(errs, basalt.FieldError{Field: path, Code: "unknown_field", Message: fmt.Sprintf("%q is not a field of %s", from, old.Name)})
 		case !basalt.ValidName(to) || len(to) > basalt.MaxFieldName:
 			errs = append(errs, basalt.FieldError{Field: path, Code: "invalid", Message: fmt.Sprintf("new name %q must match [a-z][a-z0-9_]*", to)})
+		case basalt.Reserved(to):
+			errs = append(errs, basalt.FieldError{Field: path, Code: "reserved", Message: fmt.Sprintf("%q is a system field; choose another name", to)})
 		case old.SchemaField(to) != nil || targets[to]:
 			errs = append(errs, basalt.FieldError{Field: path, Code: "conflict", Message: fmt.Sprintf("cannot rename %q to %q: that name is taken", from, to)})
 		}

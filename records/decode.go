@@ -37,15 +37,21 @@ func decodeBody(c *basalt.Collection, data []byte, m mode) (*body, error) {
 	}
 	b := &body{values: make(map[string]any, len(raw))}
 	var errs []basalt.FieldError
+	bad := map[string]bool{}
 	for _, kv := range raw {
 		if fe := b.set(c, kv.key, kv.value, m); fe != nil {
 			errs = append(errs, *fe)
+			bad[kv.key] = true
 		}
 	}
 	if m == forCreate {
 		errs = append(errs, b.applyDefaults(c)...)
 	}
-	errs = append(errs, b.checkRequired(c, m)...)
+	for _, fe := range b.checkRequired(c, m) {
+		if !bad[fe.Field] { // a value of the wrong type is already reported
+			errs = append(errs, fe)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, basalt.Invalid("Invalid record.", errs...)
 	}

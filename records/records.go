@@ -130,7 +130,7 @@ func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, 
 		return nil, err
 	}
 	if lp.Cursor != "" {
-		if p.After, err = decodeCursor(lp.Cursor, c, p.Sort); err != nil {
+		if p.After, err = s.cursorPosition(ctx, c, lp.Cursor, p.Sort); err != nil {
 			return nil, err
 		}
 	}
@@ -205,4 +205,27 @@ func ParseFields(src string, c *basalt.Collection) (map[string]bool, error) {
 		out[name] = true
 	}
 	return out, nil
+}
+
+// cursorPosition returns the keyset position of a cursor, reading the
+// record a reference cursor names.
+func (s *Service) cursorPosition(ctx context.Context, c *basalt.Collection, cursor string, sort []filter.SortField) ([]any, error) {
+	vals, ref, err := decodeCursor(cursor, c, sort)
+	if err != nil || ref == "" {
+		return vals, err
+	}
+	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: ref})
+	if basalt.ErrorCode(err) == basalt.CodeNotFound {
+		return nil, basalt.Invalid("Invalid cursor.", basalt.FieldError{Field: "cursor", Code: "gone",
+			Message: "the last record of the previous page was deleted; start again without a cursor"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys := store.SortKeys(sort)
+	vals = make([]any, len(keys))
+	for i, k := range keys {
+		vals[i] = recordValue(r, k.Field)
+	}
+	return vals, nil
 }
