@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"basalt.dev/basalt/api/apitest"
 	"github.com/pb33f/libopenapi"
@@ -153,5 +154,38 @@ func TestBodyLimit(t *testing.T) {
 	}
 	if items := s.Admin(t, "GET", "/api/collections/notes/records", nil, 200)["items"].([]any); len(items) != 0 {
 		t.Errorf("an oversized body was stored: %v", items)
+	}
+}
+
+// TestSchemaReachesOtherNodes runs two nodes on one PostgreSQL database:
+// a collection created on one becomes usable on the other from the event
+// log, without a restart.
+func TestSchemaReachesOtherNodes(t *testing.T) {
+	cfg := apitest.Config(t, apitest.Postgres)
+	a := apitest.StartConfig(t, cfg)
+	b := apitest.StartConfig(t, cfg)
+	a.Admin(t, "POST", "/api/collections", map[string]any{"name": "shared", "fields": []map[string]any{{"name": "n", "type": "number"}}}, 201)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := b.Do(t, apitest.Request{Method: "POST", Path: "/api/collections/shared/records", Key: b.AdminKey, Body: map[string]any{"n": 1}})
+		if r.StatusCode == 201 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second node never saw the new collection: %d %s", r.StatusCode, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A field added on b reaches a too.
+	b.Admin(t, "PATCH", "/api/collections/shared", map[string]any{"fields": []map[string]any{{"name": "n", "type": "number"}, {"name": "label", "type": "text"}}}, 200)
+	for {
+		r := a.Do(t, apitest.Request{Method: "POST", Path: "/api/collections/shared/records", Key: a.AdminKey, Body: map[string]any{"n": 2, "label": "x"}})
+		if r.StatusCode == 201 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first node never saw the new field: %d %s", r.StatusCode, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -64,6 +64,12 @@ func (a *App) init(ctx context.Context) error {
 	if err := a.store.Migrate(ctx); err != nil {
 		return err
 	}
+	// The log position comes first: a change committed while the schema
+	// loads is then both loaded and followed, never missed.
+	head, err := a.store.EventHead(ctx)
+	if err != nil {
+		return err
+	}
 	a.records = records.New(a.store, nil, a.log)
 	if err := a.records.Load(ctx); err != nil {
 		return err
@@ -75,7 +81,7 @@ func (a *App) init(ctx context.Context) error {
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
-	a.bg.Go(func() { followSchema(bg, a.store, a.records, a.log) })
+	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })
 	return nil
 }
 

@@ -80,12 +80,8 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 }
 
 // followSchema applies collection changes made by other nodes, which
-// arrive as OpSchema events in the log.
-func followSchema(ctx context.Context, st store.Store, recs *records.Service, log *slog.Logger) {
-	pos, err := st.EventHead(ctx)
-	if err != nil && ctx.Err() == nil {
-		log.Error("schema follower: read head", "err", err)
-	}
+// arrive as OpSchema events in the log after position pos.
+func followSchema(ctx context.Context, st store.Store, recs *records.Service, pos int64, log *slog.Logger) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
