@@ -77,6 +77,19 @@ type Record struct {
 	// ETag and the If-Match precondition.
 	Version int64
 	Data    map[string]any
+
+	// json is the record's full JSON object under definition jsonOf, kept
+	// by stores that cache records so a read copies it instead of
+	// encoding again. A record is not changed once made, so it stays true.
+	json   []byte
+	jsonOf *Collection
+}
+
+// KeepJSON encodes r under definition c and keeps the bytes, so that
+// AppendRecordJSON of r under c copies them.
+func (r *Record) KeepJSON(c *Collection) {
+	r.json = AppendRecordJSON(nil, c, r, nil)
+	r.jsonOf = c
 }
 
 // Op is the kind of change an event records.

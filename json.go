@@ -16,6 +16,9 @@ import (
 // it appends into a reused buffer with no reflection, several times faster
 // than encoding/json on a map.
 func AppendRecordJSON(dst []byte, c *Collection, r *Record, only map[string]bool) []byte {
+	if only == nil && r.jsonOf == c && r.json != nil {
+		return append(dst, r.json...)
+	}
 	dst = append(dst, '{')
 	first := true
 	key := func(name string) {

@@ -48,7 +48,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, accessLog io.Writ
 		log = slog.New(slog.DiscardHandler)
 	}
 	reg := prometheus.NewRegistry()
-	st, err := openStore(ctx, cfg, reg)
+	st, err := openStore(ctx, cfg, reg, true)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, nil)
+	st, err := openStore(ctx, cfg, nil, false)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if len(rest) > 0 {
 		return fmt.Errorf(`migrate: unknown argument %q; use "up" or "status"`, rest[0])
 	}
-	st, err := openStore(ctx, cfg, nil)
+	st, err := openStore(ctx, cfg, nil, false)
 	if err != nil {
 		return err
 	}

@@ -31,11 +31,12 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 
-	SQLiteSync  string // FULL (default) or NORMAL
-	DBMaxConns  int    // PostgreSQL pool size
-	LogLevel    string // debug, info, warn, error
-	LogRequests bool   // one log line per request
-	Pprof       string // address of the Go profiler (net/http/pprof); "" is off
+	SQLiteSync   string // FULL (default) or NORMAL
+	CacheRecords int    // records kept in memory by a SQLite server; 0 is off
+	DBMaxConns   int    // PostgreSQL pool size
+	LogLevel     string // debug, info, warn, error
+	LogRequests  bool   // one log line per request
+	Pprof        string // address of the Go profiler (net/http/pprof); "" is off
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -52,6 +53,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		SQLiteSync:        "FULL",
+		CacheRecords:      20000,
 		DBMaxConns:        20,
 		LogLevel:          "info",
 		LogRequests:       true,
@@ -86,6 +88,8 @@ var options = []option{
 	{name: "shutdown-timeout", usage: "how long in-flight requests may take to finish at shutdown", set: setDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }), get: func(c *Config) string { return c.ShutdownTimeout.String() }},
 	{name: "sqlite-sync", usage: "SQLite synchronous mode: FULL (acknowledged writes survive power loss) or NORMAL (survive a crash of the process)",
 		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToUpper(v); return nil }, get: func(c *Config) string { return c.SQLiteSync }},
+	{name: "cache-records", usage: "records a SQLite server keeps in memory for reads (0 turns the cache off); it also locks the data directory to this server",
+		set: setInt(func(c *Config) *int { return &c.CacheRecords }), get: func(c *Config) string { return strconv.Itoa(c.CacheRecords) }},
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
@@ -171,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if !sqlite.ValidSynchronous(c.SQLiteSync) {
 		errs = append(errs, errors.New("--sqlite-sync: must be FULL, EXTRA or NORMAL"))
+	}
+	if c.CacheRecords < 0 {
+		errs = append(errs, errors.New("--cache-records: must be 0 (off) or more"))
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("--db-max-conns: must be at least 1"))

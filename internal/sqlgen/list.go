@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"basalt.dev/basalt"
 	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/store"
 )
@@ -15,6 +16,35 @@ import (
 // NULLS FIRST/LAST), and the id breaks ties in the direction of the last
 // key, so the order is total and a keyset position is exact.
 func (q *Records) List(p *store.RecordListParams) (Stmt, error) {
+	return q.list(p, q.cols)
+}
+
+// ListIDs is List selecting only the ids: with an index over the filter
+// and sort fields, the database answers it from the index alone.
+func (q *Records) ListIDs(p *store.RecordListParams) (Stmt, error) {
+	return q.list(p, "id")
+}
+
+// ByIDs returns the statement that reads the records whose ids are in
+// the JSON array of its second parameter (SQLite's json_each): one
+// statement text for any number of ids.
+func (q *Records) ByIDs(tenant string, ids []string) Stmt {
+	arr := make([]byte, 0, 32*len(ids))
+	arr = append(arr, '[')
+	for i, id := range ids {
+		if i > 0 {
+			arr = append(arr, ',')
+		}
+		arr = basalt.AppendJSONString(arr, id)
+	}
+	arr = append(arr, ']')
+	return Stmt{
+		SQL:  fmt.Sprintf("SELECT %s FROM %s WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))", q.cols, q.table),
+		Args: []any{tenant, string(arr)},
+	}
+}
+
+func (q *Records) list(p *store.RecordListParams, cols string) (Stmt, error) {
 	a := filter.Args{Dialect: q.d}
 	where := []string{"tenant_id = " + a.Add(p.TenantID)}
 	if p.Filter != nil {
@@ -38,7 +68,7 @@ func (q *Records) List(p *store.RecordListParams) (Stmt, error) {
 	limit := a.Add(int64(p.Limit))
 	return Stmt{
 		SQL: fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s",
-			q.cols, q.table, strings.Join(where, " AND "), strings.Join(order, ", "), limit),
+			cols, q.table, strings.Join(where, " AND "), strings.Join(order, ", "), limit),
 		Args: a.Values,
 	}, nil
 }

@@ -53,6 +53,7 @@ func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection) error 
 				return fmt.Errorf("sqlite: create collection %s: %w", c.Name, err)
 			}
 		}
+		t.afterCommit(func(rc *recordCache) { rc.dropCollection(c.Name) })
 		return appendSchemaEvent(t, c, c)
 	})
 }
@@ -80,6 +81,7 @@ func (db *DB) CollectionUpdate(ctx context.Context, p *store.CollectionUpdatePar
 				return fmt.Errorf("sqlite: alter collection %s: %q: %w", p.Old.Name, s.SQL, err)
 			}
 		}
+		t.afterCommit(func(rc *recordCache) { rc.dropCollection(p.New.Name) })
 		return appendSchemaEvent(t, p.New, p.New)
 	})
 }
@@ -105,6 +107,7 @@ func (db *DB) CollectionDelete(ctx context.Context, name string) error {
 			return fmt.Errorf("sqlite: drop collection %s: %w", name, err)
 		}
 		db.recs.Delete(name)
+		t.afterCommit(func(rc *recordCache) { rc.dropCollection(name) })
 		return appendSchemaEvent(t, c, nil)
 	})
 }

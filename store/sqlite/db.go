@@ -47,12 +47,19 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// RecordCache, if positive, keeps up to that many records in memory
+	// for reads (see recordCache). It needs the store to be the only
+	// writer of the file, so it takes an exclusive lock on the data
+	// directory: a second server on the same directory is refused.
+	RecordCache int
 }
 
 // DB is a Store on one SQLite file. It is safe for concurrent use.
 type DB struct {
 	path     string
 	w, r     *sql.DB
+	cache    *recordCache // nil when off
+	unlock   func()
 	wstmts   stmtCache
 	rstmts   stmtCache
 	writes   chan *write
@@ -74,6 +81,13 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	}
 	opts = opts.withDefaults()
 	path := filepath.Join(dir, "data.db")
+	unlock := func() {}
+	if opts.RecordCache > 0 {
+		var err error
+		if unlock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	// fdatasync syncs the data and the size, not timestamps: the same
 	// durability as fsync at a lower cost (modernc.org/sqlite keeps fsync
 	// unless asked; SQLite's own Linux builds use fdatasync).
@@ -81,17 +95,22 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	w, err := openPool(path, 2, "_txlock=immediate",
 		"_pragma=journal_mode(WAL)", "_pragma=synchronous("+opts.Synchronous+")")
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	r, err := openPool(path, opts.Readers, "_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
+		unlock()
 		return nil, err
 	}
 	db := &DB{
 		path: path, w: w, r: r,
 		writes: make(chan *write), stop: make(chan struct{}), done: make(chan struct{}),
-		maxBatch: opts.MaxBatch, now: opts.Now,
+		maxBatch: opts.MaxBatch, now: opts.Now, unlock: unlock,
+	}
+	if opts.RecordCache > 0 {
+		db.cache = newRecordCache(opts.RecordCache)
 	}
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {
@@ -168,6 +187,7 @@ func (db *DB) Close() error {
 		db.wstmts.close()
 		db.rstmts.close()
 		err = errors.Join(db.r.Close(), db.w.Close())
+		db.unlock()
 	})
 	return err
 }

@@ -34,6 +34,7 @@ func (db *DB) RecordInsert(ctx context.Context, p *store.RecordInsertParams) (*b
 		}
 		var err error
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpCreate, p.Record, p.Record.Updated))
+		t.afterCommit(func(rc *recordCache) { rc.put(p.Collection, p.TenantID, p.Record) })
 		return err
 	})
 	return ev, err
@@ -44,6 +45,10 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 	if p.TenantID == "" {
 		return nil, errNoTenant
 	}
+	if r, ok := db.cache.get(p.Collection, p.TenantID, p.ID); ok {
+		return r, nil
+	}
+	stamp, _ := db.cache.stamp()
 	q := db.records(p.Collection)
 	s := q.Get(p.TenantID, p.ID)
 	vals, ptrs := scanDest(q.Columns())
@@ -53,7 +58,12 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 		}
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", p.Collection.Name, p.ID, err)
 	}
-	return q.Scan(vals)
+	r, err := q.Scan(vals)
+	if err != nil {
+		return nil, err
+	}
+	db.cache.fill(p.Collection, p.TenantID, r, stamp)
+	return r, nil
 }
 
 // RecordUpdate implements store.Store.
@@ -81,6 +91,7 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 			return err
 		}
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpUpdate, rec, rec.Updated))
+		t.afterCommit(func(rc *recordCache) { rc.put(p.Collection, p.TenantID, rec) })
 		return err
 	})
 	if err != nil {
@@ -110,6 +121,7 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 			return err
 		}
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpDelete, rec, db.now()))
+		t.afterCommit(func(rc *recordCache) { rc.drop(p.Collection, p.TenantID, p.ID) })
 		return err
 	})
 	return ev, err
@@ -135,6 +147,9 @@ func (db *DB) RecordList(ctx context.Context, p *store.RecordListParams) ([]*bas
 		return nil, errNoTenant
 	}
 	q := db.records(p.Collection)
+	if recs, ok, err := db.listCached(ctx, q, p); ok || err != nil {
+		return recs, err
+	}
 	s, err := q.List(p)
 	if err != nil {
 		return nil, err

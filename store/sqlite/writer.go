@@ -25,6 +25,16 @@ type write struct {
 type txn struct {
 	tx *sql.Tx
 	db *DB
+	// effects change the record cache once the transaction commits; the
+	// effects of a write that rolls back to its savepoint are dropped.
+	effects []func(*recordCache)
+}
+
+// afterCommit queues a change of the record cache for after the commit.
+func (t *txn) afterCommit(f func(*recordCache)) {
+	if t.db.cache != nil {
+		t.effects = append(t.effects, f)
+	}
 }
 
 // exec runs a statement that every write uses, prepared once.
@@ -117,14 +127,23 @@ func (db *DB) runBatch(batch []*write, results []error) error {
 		}
 	} else {
 		for i, w := range batch {
-			if results[i] = db.runSavepoint(w, t); results[i] != nil && !isClientError(results[i]) && !errors.Is(results[i], context.Canceled) {
-				// The transaction itself may be broken; give up on all.
-				return rollback(tx, results[i])
+			mark := len(t.effects)
+			if results[i] = db.runSavepoint(w, t); results[i] != nil {
+				t.effects = t.effects[:mark]
+				if !isClientError(results[i]) && !errors.Is(results[i], context.Canceled) {
+					// The transaction itself may be broken; give up on all.
+					return rollback(tx, results[i])
+				}
 			}
 		}
 	}
+	db.cache.beginCommit()
+	defer db.cache.endCommit()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	for _, f := range t.effects {
+		f(db.cache)
 	}
 	return nil
 }
