@@ -76,6 +76,8 @@ type Store interface {
 	KeyInsert(ctx context.Context, k *Key) error
 	// KeyGet returns the API key with the given public ID. CodeNotFound.
 	KeyGet(ctx context.Context, id string) (*Key, error)
+
+	Identity
 }
 
 // MigrationStatus describes one system migration.

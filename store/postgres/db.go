@@ -15,6 +15,7 @@ import (
 	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/internal/sqlgen"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -39,6 +40,8 @@ type DB struct {
 	now     func() time.Time
 	recs    sync.Map // collection name -> *sqlgen.Records
 	horizon horizon
+
+	*sqlstore.Identity
 }
 
 var _ store.Store = (*DB)(nil)
@@ -67,6 +70,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	db := &DB{pool: pool, now: opts.Now}
+	db.Identity = sqlstore.NewIdentity(queries{db})
 	if db.now == nil {
 		db.now = time.Now
 	}

@@ -28,6 +28,7 @@ import (
 	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/internal/sqlgen"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/sqlstore"
 	sqlite "modernc.org/sqlite"
 )
 
@@ -70,6 +71,8 @@ type DB struct {
 
 	closeOnce sync.Once
 	recs      sync.Map // collection name -> *sqlgen.Records
+
+	*sqlstore.Identity
 }
 
 var _ store.Store = (*DB)(nil)
@@ -112,6 +115,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if opts.RecordCache > 0 {
 		db.cache = newRecordCache(opts.RecordCache)
 	}
+	db.Identity = sqlstore.NewIdentity(queries{db})
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {
 		db.Close()

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Identity is the storage of users, tenants, memberships, sessions,
+// signing keys and the audit trail. Users and sessions are global; the
+// tenant-scoped tables lead with the tenant. Writes that change who may
+// do what take an optional *AuditEntry, appended in the same transaction.
+type Identity interface {
+	// UserCreate stores a new user and, with m, its first membership.
+	// CodeConflict if the email is taken.
+	UserCreate(ctx context.Context, u *User, m *Membership, a *AuditEntry) error
+	// UserGet returns a user by id. CodeNotFound.
+	UserGet(ctx context.Context, id string) (*User, error)
+	// UserByEmail returns a user by lower-case email. CodeNotFound.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UserUpdate writes the mutable parts of u (name, password, verified,
+	// TOTP). CodeNotFound.
+	UserUpdate(ctx context.Context, u *User, a *AuditEntry) error
+
+	// TenantCreate stores a tenant with its first member, the owner.
+	TenantCreate(ctx context.Context, t *Tenant, owner *Membership, a *AuditEntry) error
+	// TenantGet returns a tenant. CodeNotFound.
+	TenantGet(ctx context.Context, id string) (*Tenant, error)
+	// TenantRename renames a tenant. CodeNotFound.
+	TenantRename(ctx context.Context, id, name string, at time.Time, a *AuditEntry) error
+
+	// MembershipGet returns a user's membership of a tenant. CodeNotFound.
+	MembershipGet(ctx context.Context, tenant, user string) (*Membership, error)
+	// MembershipsOfUser lists the tenants a user belongs to, oldest first.
+	MembershipsOfUser(ctx context.Context, user string) ([]Membership, error)
+
+	// SessionCreate stores a session and its first refresh token.
+	SessionCreate(ctx context.Context, s *Session, refreshHash string, a *AuditEntry) error
+	// SessionGet returns a session. CodeNotFound.
+	SessionGet(ctx context.Context, id string) (*Session, error)
+	// SessionsOfUser lists a user's sessions that are neither revoked nor
+	// expired at now, newest first.
+	SessionsOfUser(ctx context.Context, user string, now time.Time) ([]Session, error)
+	// SessionRefresh spends the refresh token hash of a live session and
+	// issues next in its place, moving the session to tenant (unchanged
+	// if ""). A token that was already spent revokes its whole session
+	// (reuse: the token was stolen) and returns CodeUnauthenticated, as
+	// do unknown tokens and revoked or expired sessions.
+	SessionRefresh(ctx context.Context, hash, next, tenant string, now time.Time) (*Session, error)
+	// SessionRevoke revokes sessions of user: one (id), or every one but
+	// except (id ""). It returns how many it revoked.
+	SessionRevoke(ctx context.Context, user, id, except, why string, now time.Time, a *AuditEntry) (int, error)
+	// SessionsRevokedSince lists sessions revoked at or after since, for
+	// nodes that keep revocations in memory.
+	SessionsRevokedSince(ctx context.Context, since time.Time) ([]string, error)
+
+	// SigningKeys lists the token signing keys, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// SigningKeyInsert stores a new signing key.
+	SigningKeyInsert(ctx context.Context, k *SigningKey) error
+
+	// LoginFailures returns the failure count of key (zero if none).
+	LoginFailures(ctx context.Context, key string) (*LoginFailures, error)
+	// LoginFailed counts one more failure of key at now and returns the count.
+	LoginFailed(ctx context.Context, key string, now time.Time, lockAfter int) (*LoginFailures, error)
+	// LoginSucceeded forgets the failures of keys.
+	LoginSucceeded(ctx context.Context, keys ...string) error
+
+	// EmailTokenCreate stores a one-use mailed token.
+	EmailTokenCreate(ctx context.Context, t *EmailToken) error
+	// EmailTokenUse spends a token of kind and returns it. CodeNotFound if
+	// it is unknown, spent, expired or of another kind.
+	EmailTokenUse(ctx context.Context, hash, kind string, now time.Time) (*EmailToken, error)
+
+	// AuditList returns a tenant's audit entries after id, oldest first.
+	AuditList(ctx context.Context, tenant string, after int64, limit int) ([]AuditEntry, error)
+}
+
+// User is an account. Email is lower case; Password is an argon2id PHC
+// string; TOTPSecret is encrypted with the server's secret key.
+type User struct {
+	ID            string
+	Email         string
+	Name          string
+	Password      string
+	Verified      bool
+	TOTPSecret    string
+	TOTPEnabled   bool
+	RecoveryCodes []string // SHA-256 hex of each unused code
+	Created       time.Time
+	Updated       time.Time
+}
+
+// Tenant is an organisation.
+type Tenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+	Updated time.Time
+}
+
+// Membership is a user's role in a tenant.
+type Membership struct {
+	TenantID string
+	UserID   string
+	Role     string
+	Created  time.Time
+}
+
+// Session is one sign-in: a family of refresh tokens of which only the
+// newest may be used.
+type Session struct {
+	ID         string
+	UserID     string
+	TenantID   string
+	Created    time.Time
+	LastUsed   time.Time
+	Expires    time.Time
+	Revoked    time.Time // zero while live
+	RevokedWhy string
+	UserAgent  string
+	IP         string
+}
+
+// SigningKey signs access tokens. Private is encrypted.
+type SigningKey struct {
+	KID     string
+	Alg     string
+	Private string
+	Public  string
+	Created time.Time
+}
+
+// LoginFailures counts failed sign-ins of an account or an address.
+type LoginFailures struct {
+	Key      string
+	Failures int
+	Last     time.Time
+	Locked   bool
+}
+
+// EmailToken is a one-use token sent by mail.
+type EmailToken struct {
+	Hash    string
+	UserID  string
+	Kind    string // verify, reset, unlock
+	Expires time.Time
+}
+
+// AuditEntry is one line of a tenant's audit trail.
+type AuditEntry struct {
+	ID       int64           `json:"id"`
+	TenantID string          `json:"tenant"`
+	Time     time.Time       `json:"time"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`
+	Target   string          `json:"target"`
+	IP       string          `json:"ip"`
+	Details  json.RawMessage `json:"details"`
+}
