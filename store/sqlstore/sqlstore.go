@@ -36,7 +36,6 @@ func (s *Identity) j(v any) any {
 	return dbq.JSON(s.db.Dialect(), data)
 }
 
-
 func notFound(what, id string) error {
 	return basalt.Errorf(basalt.CodeNotFound, "No %s %q.", what, id)
 }

@@ -52,7 +52,7 @@ func nullable(v string) any {
 // UserCreate implements store.Identity.
 func (s *Identity) UserCreate(ctx context.Context, u *store.User, m *store.Membership, a *store.AuditEntry) error {
 	return s.db.Tx(ctx, func(tx dbq.Q) error {
-		_, err := tx.Exec(ctx, (`INSERT INTO _users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := tx.Exec(ctx, (`INSERT INTO _users (` + userColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Email, u.Name, u.Password, s.b(u.Verified), nullable(u.TOTPSecret), s.b(u.TOTPEnabled), s.codes(u), s.t(u.Created), s.t(u.Updated))
 		if err != nil {
 			if s.db.IsUnique(err) {
