@@ -135,12 +135,17 @@ func (r Role) Valid() bool { return r == RoleAdmin || r == RoleService }
 
 // Principal is who a request acts as.
 type Principal struct {
-	// Kind is "key" for an API key.
+	// Kind is "key" for an API key, "user" for a signed-in user.
 	Kind string
-	// ID identifies the principal in logs: a key's public prefix, never a secret.
+	// ID identifies the principal in logs: a key's public id or a user's
+	// id, never a secret.
 	ID       string
 	TenantID string
-	Role     Role
+	// Role is a key's role, or the user's role in the tenant (owner,
+	// admin, member or one the tenant defined); "" without a tenant.
+	Role Role
+	// Session is the user's session id.
+	Session string
 }
 
 // IsAdmin reports whether p may do everything within its tenant.

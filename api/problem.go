@@ -116,6 +116,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="basalt"`)
 	}
+	var ra interface{ Seconds() string }
+	if errors.As(err, &ra) {
+		h.Set("Retry-After", ra.Seconds())
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf)
 }

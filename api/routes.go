@@ -31,6 +31,30 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/collections/{name}/records/{id}", s.allow(handleRecordDelete(recs), data...))
 
 	s.handle("GET /api/events", s.allow(handleEventList(s.d.Store), admin...))
+
+	if users := s.d.Users; users != nil {
+		s.handle("POST /api/auth/signup", handleSignup(users))
+		s.handle("POST /api/auth/login", handleLogin(users))
+		s.handle("POST /api/auth/refresh", handleRefresh(users))
+		s.handle("POST /api/auth/logout", s.signedIn(handleLogout(users)))
+		s.handle("GET /api/auth/me", s.signedIn(handleMe(users)))
+		s.handle("POST /api/auth/switch", s.signedIn(handleSwitch(users)))
+		s.handle("GET /api/auth/sessions", s.signedIn(handleSessionList(users)))
+		s.handle("DELETE /api/auth/sessions/{id}", s.signedIn(handleSessionRevoke(users)))
+		s.handle("POST /api/auth/password", s.signedIn(handlePasswordChange(users)))
+		s.handle("GET /api/auth/verify", handleVerify(users))
+		s.handle("POST /api/auth/verify", handleVerify(users))
+		s.handle("POST /api/auth/verify/request", s.signedIn(handleVerifyRequest(users)))
+		s.handle("POST /api/auth/reset/request", handleResetRequest(users))
+		s.handle("GET /api/auth/reset", handleReset(users))
+		s.handle("POST /api/auth/reset", handleReset(users))
+		s.handle("GET /api/auth/unlock", handleUnlock(users))
+		s.handle("POST /api/auth/unlock", handleUnlock(users))
+		s.handle("POST /api/auth/totp/setup", s.signedIn(handleTOTPSetup(users)))
+		s.handle("POST /api/auth/totp/enable", s.signedIn(handleTOTPEnable(users)))
+		s.handle("POST /api/auth/totp/disable", s.signedIn(handleTOTPDisable(users)))
+		s.handle("GET /.well-known/jwks.json", handleJWKS(s.d.Tokens))
+	}
 }
 
 // errorHandler adapts a handler that returns an error: the error becomes

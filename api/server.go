@@ -37,6 +37,8 @@ type Deps struct {
 	Records  *records.Service
 	Store    store.Store
 	Keys     *auth.Keys
+	Users    *auth.Users
+	Tokens   *auth.Tokens
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Version  string
@@ -131,7 +133,30 @@ func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, basalt.Errorf(basalt.CodeUnauthenticated, "Send credentials as Authorization: Bearer <API key>.")
 	}
-	return s.d.Keys.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, "bsk_") || s.d.Users == nil {
+		return s.d.Keys.Authenticate(r.Context(), token)
+	}
+	return s.d.Users.Authenticate(r.Context(), token)
+}
+
+// signedIn lets through only a signed-in user (not an API key).
+func (s *Server) signedIn(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if p == nil || p.Kind != "user" {
+			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs a signed-in user: Authorization: Bearer <access token>."))
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.principal, info.tenant = p.ID, p.TenantID
+		}
+		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
+	})
 }
 
 // allow authenticates the request and lets it through only for the given
@@ -155,6 +180,10 @@ func (s *Server) allow(h http.Handler, roles ...basalt.Role) http.Handler {
 				h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
 				return
 			}
+		}
+		if p.Kind == "user" {
+			writeProblem(w, r, basalt.Errorf(basalt.CodeForbidden, "Your role cannot do this here."))
+			return
 		}
 		writeProblem(w, r, basalt.Errorf(basalt.CodeForbidden, "A %s key cannot do this; it needs an admin key.", p.Role))
 	})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"basalt.dev/basalt/api"
 	"basalt.dev/basalt/auth"
@@ -25,6 +26,8 @@ type App struct {
 	store   store.Store
 	records *records.Service
 	keys    *auth.Keys
+	tokens  *auth.Tokens
+	users   *auth.Users
 	server  *api.Server
 
 	accessLog io.Writer
@@ -75,13 +78,18 @@ func (a *App) init(ctx context.Context) error {
 		return err
 	}
 	a.keys = auth.NewKeys(a.store, nil)
+	if err := a.newUsers(ctx); err != nil {
+		return err
+	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
-	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })
+	a.bg.Go(func() { a.users.Start(bg, 5*time.Second) })
+	a.bg.Go(func() { a.followKeys(bg) })
 	return nil
 }
 
@@ -93,6 +101,9 @@ func (a *App) Keys() *auth.Keys { return a.keys }
 
 // Records returns the collections and records service.
 func (a *App) Records() *records.Service { return a.records }
+
+// Users returns the account service.
+func (a *App) Users() *auth.Users { return a.users }
 
 // Store returns the store.
 func (a *App) Store() store.Store { return a.store }

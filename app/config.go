@@ -37,6 +37,14 @@ type Config struct {
 	LogLevel     string // debug, info, warn, error
 	LogRequests  bool   // one log line per request
 	Pprof        string // address of the Go profiler (net/http/pprof); "" is off
+
+	SecretKey    string        // base64 of 32 bytes: encrypts stored secrets
+	PublicURL    string        // where clients reach the server, for mailed links
+	SMTPURL      string        // smtp://user:pass@host:587 for mail; "" sends none
+	SMTPFrom     string        // sender address of mail
+	SignupTenant string        // tenant new users join; "" for none
+	AccessTTL    time.Duration // lifetime of an access token
+	SessionTTL   time.Duration // lifetime of a session without refresh
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -56,6 +64,10 @@ func DefaultConfig() Config {
 		CacheRecords:      20000,
 		DBMaxConns:        20,
 		LogLevel:          "info",
+		SignupTenant:      "default",
+		AccessTTL:         15 * time.Minute,
+		SessionTTL:        30 * 24 * time.Hour,
+		SMTPFrom:          "basalt@localhost",
 		LogRequests:       true,
 	}
 }
@@ -91,6 +103,17 @@ var options = []option{
 	{name: "cache-records", usage: "records a SQLite server keeps in memory for reads (0 turns the cache off); it also locks the data directory to this server",
 		set: setInt(func(c *Config) *int { return &c.CacheRecords }), get: func(c *Config) string { return strconv.Itoa(c.CacheRecords) }},
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
+	{name: "secret-key", usage: "base64 of 32 random bytes that encrypts stored secrets (signing keys, TOTP seeds); SQLite makes one in --data if unset; required on PostgreSQL, the same on every node", secret: true,
+		set: func(c *Config, v string) error { c.SecretKey = v; return nil }, get: func(c *Config) string { return c.SecretKey }},
+	{name: "public-url", usage: "the URL clients reach the server at, for links in mail (default: http:// and --http)",
+		set: func(c *Config, v string) error { c.PublicURL = v; return nil }, get: func(c *Config) string { return c.PublicURL }},
+	{name: "smtp-url", usage: "SMTP server for mail, smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; empty sends no mail", secret: true,
+		set: func(c *Config, v string) error { c.SMTPURL = v; return nil }, get: func(c *Config) string { return c.SMTPURL }},
+	{name: "smtp-from", usage: "sender address of mail", set: func(c *Config, v string) error { c.SMTPFrom = v; return nil }, get: func(c *Config) string { return c.SMTPFrom }},
+	{name: "signup-tenant", usage: "tenant that new users join as members; empty for none (they create or are invited to tenants)",
+		set: func(c *Config, v string) error { c.SignupTenant = v; return nil }, get: func(c *Config) string { return c.SignupTenant }},
+	{name: "access-ttl", usage: "lifetime of an access token", set: setDuration(func(c *Config) *time.Duration { return &c.AccessTTL }), get: func(c *Config) string { return c.AccessTTL.String() }},
+	{name: "session-ttl", usage: "how long a session lasts without a refresh", set: setDuration(func(c *Config) *time.Duration { return &c.SessionTTL }), get: func(c *Config) string { return c.SessionTTL.String() }},
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
@@ -182,10 +205,13 @@ func (c *Config) Validate() error {
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("--db-max-conns: must be at least 1"))
 	}
+	if c.AccessTTL > time.Hour {
+		errs = append(errs, errors.New("--access-ttl: at most 1h; access tokens cannot be revoked one by one, so keep them short"))
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"request-timeout", c.RequestTimeout}, {"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout},
+	}{{"access-ttl", c.AccessTTL}, {"session-ttl", c.SessionTTL}, {"request-timeout", c.RequestTimeout}, {"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout},
 		{"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-timeout", c.ShutdownTimeout}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s: must be positive", d.name))

@@ -35,6 +35,7 @@ Usage:
   basalt keys create --name NAME --role admin|service [--tenant T] [--data DIR | --db URL]
   basalt migrate [up|status] [--data DIR | --db URL]
   basalt bench   [--records N] [--concurrency N] [--duration D]
+  basalt secret                      # prints a new --secret-key
   basalt version
 
 Every flag also reads BASALT_<FLAG> from the environment (BASALT_DATA,
@@ -60,6 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, getenv, stdout, stderr)
+	case "secret":
+		fmt.Fprintln(stdout, newSecretKey())
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "basalt", version())
 	case "help", "-h", "--help":

@@ -47,6 +47,10 @@ type Identity interface {
 	// (reuse: the token was stolen) and returns CodeUnauthenticated, as
 	// do unknown tokens and revoked or expired sessions.
 	SessionRefresh(ctx context.Context, hash, next, tenant string, now time.Time) (*Session, error)
+	// SessionSwitch moves a live session of user to tenant: every refresh
+	// token of the session is spent and next becomes its only one.
+	// CodeNotFound, CodeUnauthenticated (revoked or expired).
+	SessionSwitch(ctx context.Context, user, id, tenant, next string, now time.Time) (*Session, error)
 	// SessionRevoke revokes sessions of user: one (id), or every one but
 	// except (id ""). It returns how many it revoked.
 	SessionRevoke(ctx context.Context, user, id, except, why string, now time.Time, a *AuditEntry) (int, error)
@@ -72,6 +76,8 @@ type Identity interface {
 	// it is unknown, spent, expired or of another kind.
 	EmailTokenUse(ctx context.Context, hash, kind string, now time.Time) (*EmailToken, error)
 
+	// AuditAppend writes an audit entry on its own.
+	AuditAppend(ctx context.Context, a *AuditEntry) error
 	// AuditList returns a tenant's audit entries after id, oldest first.
 	AuditList(ctx context.Context, tenant string, after int64, limit int) ([]AuditEntry, error)
 }

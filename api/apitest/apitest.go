@@ -60,6 +60,7 @@ func Config(t testing.TB, d Driver) app.Config {
 		testdb.CreateSchema(t, url, schema)
 		cfg.DB = testdb.WithSearchPath(url, schema)
 		cfg.DBMaxConns = 8
+		cfg.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes, tests only
 	}
 	return cfg
 }

@@ -167,3 +167,29 @@ func (s *Identity) SessionsRevokedSince(ctx context.Context, since time.Time) ([
 	}
 	return ids, rows.Err()
 }
+
+// SessionSwitch implements store.Identity.
+func (s *Identity) SessionSwitch(ctx context.Context, user, id, tenant, next string, now time.Time) (*store.Session, error) {
+	x := new(store.Session)
+	err := s.db.Tx(ctx, func(tx dbq.Q) error {
+		if err := s.one(ctx, tx, "session", id, `SELECT `+sessionColumns+` FROM _sessions WHERE id = ? AND user_id = ?`, []any{id, user}, scanSession(x)...); err != nil {
+			return err
+		}
+		if !x.Revoked.IsZero() || !now.Before(x.Expires) {
+			return errBadRefresh
+		}
+		if _, err := tx.Exec(ctx, `UPDATE _refresh_tokens SET spent = ? WHERE session_id = ? AND spent IS NULL`, s.t(now), id); err != nil {
+			return fmt.Errorf("sqlstore: switch session: %w", err)
+		}
+		if err := s.insertRefresh(ctx, tx, next, id, now); err != nil {
+			return err
+		}
+		x.TenantID, x.LastUsed = tenant, now
+		_, err := tx.Exec(ctx, `UPDATE _sessions SET tenant_id = ?, last_used = ? WHERE id = ?`, tenant, s.t(now), id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}

@@ -57,6 +57,11 @@ func (s *Identity) appendAudit(ctx context.Context, tx dbq.Q, a *store.AuditEntr
 	return nil
 }
 
+// AuditAppend implements store.Identity.
+func (s *Identity) AuditAppend(ctx context.Context, a *store.AuditEntry) error {
+	return s.db.Tx(ctx, func(tx dbq.Q) error { return s.appendAudit(ctx, tx, a) })
+}
+
 // AuditList implements store.Identity.
 func (s *Identity) AuditList(ctx context.Context, tenant string, after int64, limit int) ([]store.AuditEntry, error) {
 	rows, err := s.db.Query(ctx, (`SELECT id, tenant_id, time, actor, action, target, ip, details FROM _audit

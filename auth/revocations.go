@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// RevocationStore is what revocations read.
+type RevocationStore interface {
+	SessionsRevokedSince(ctx context.Context, since time.Time) ([]string, error)
+}
+
+// revocations is the set of sessions revoked while their access tokens
+// may still be valid. A revocation on this node takes effect at once;
+// one on another node when the set is next read from the store.
+type revocations struct {
+	store RevocationStore
+	now   func() time.Time
+
+	mu  sync.RWMutex
+	ids map[string]time.Time // session -> when it was seen revoked
+}
+
+func newRevocations(s RevocationStore, now func() time.Time) *revocations {
+	return &revocations{store: s, now: now, ids: map[string]time.Time{}}
+}
+
+func (r *revocations) add(id string) {
+	r.mu.Lock()
+	r.ids[id] = r.now()
+	r.mu.Unlock()
+}
+
+func (r *revocations) has(id string) bool {
+	r.mu.RLock()
+	_, ok := r.ids[id]
+	r.mu.RUnlock()
+	return ok
+}
+
+// follow reads revocations every interval until ctx ends. Entries older
+// than the longest access token lifetime are dropped: those tokens have
+// expired anyway.
+func (r *revocations) follow(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	const keep = time.Hour
+	since := r.now().Add(-keep)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		start := r.now()
+		ids, err := r.store.SessionsRevokedSince(ctx, since.Add(-interval))
+		if err != nil && ctx.Err() == nil {
+			log.Error("auth: read revoked sessions", "err", err)
+		} else {
+			since = start
+			r.mu.Lock()
+			for _, id := range ids {
+				if _, ok := r.ids[id]; !ok {
+					r.ids[id] = start
+				}
+			}
+			for id, at := range r.ids {
+				if start.Sub(at) > keep {
+					delete(r.ids, id)
+				}
+			}
+			r.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
