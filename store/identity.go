@@ -29,10 +29,39 @@ type Identity interface {
 	// TenantRename renames a tenant. CodeNotFound.
 	TenantRename(ctx context.Context, id, name string, at time.Time, a *AuditEntry) error
 
+	// TenantDelete deletes a tenant and all its data: the records of every
+	// collection (tables, the names of the collection tables), its events,
+	// memberships, roles, invitations, API keys and audit trail; sessions
+	// acting in it continue without a tenant. CodeNotFound.
+	TenantDelete(ctx context.Context, id string, tables []string, at time.Time) error
+
 	// MembershipGet returns a user's membership of a tenant. CodeNotFound.
 	MembershipGet(ctx context.Context, tenant, user string) (*Membership, error)
 	// MembershipsOfUser lists the tenants a user belongs to, oldest first.
 	MembershipsOfUser(ctx context.Context, user string) ([]Membership, error)
+	// MembershipsOfTenant lists a tenant's members with their emails.
+	MembershipsOfTenant(ctx context.Context, tenant string) ([]Member, error)
+	// MembershipPut adds a member or changes a member's role.
+	MembershipPut(ctx context.Context, m *Membership, a *AuditEntry) error
+	// MembershipDelete removes a member. CodeNotFound.
+	MembershipDelete(ctx context.Context, tenant, user string, a *AuditEntry) error
+
+	// RoleCreate defines a custom role in a tenant. CodeConflict.
+	RoleCreate(ctx context.Context, tenant, name string, at time.Time, a *AuditEntry) error
+	// Roles lists a tenant's custom roles.
+	Roles(ctx context.Context, tenant string) ([]string, error)
+	// RoleDelete removes a custom role. CodeNotFound; CodeConflict while
+	// members hold it.
+	RoleDelete(ctx context.Context, tenant, name string, a *AuditEntry) error
+
+	// InviteCreate stores an invitation. InviteAccept spends the one whose
+	// token hash is hash, making its user a member; CodeNotFound if it is
+	// unknown, used or expired. Invites lists a tenant's open invitations;
+	// InviteDelete withdraws one.
+	InviteCreate(ctx context.Context, inv *Invite, a *AuditEntry) error
+	InviteAccept(ctx context.Context, hash, user, email string, now time.Time) (*Invite, error)
+	Invites(ctx context.Context, tenant string, now time.Time) ([]Invite, error)
+	InviteDelete(ctx context.Context, tenant, id string, a *AuditEntry) error
 
 	// SessionCreate stores a session and its first refresh token.
 	SessionCreate(ctx context.Context, s *Session, refreshHash string, a *AuditEntry) error
@@ -111,6 +140,26 @@ type Membership struct {
 	UserID   string
 	Role     string
 	Created  time.Time
+}
+
+// Member is a membership with the member's email.
+type Member struct {
+	Membership
+	Email string
+	Name  string
+}
+
+// Invite is an invitation to join a tenant, sent by mail.
+type Invite struct {
+	TenantID string
+	ID       string
+	Email    string
+	Role     string
+	Hash     string // SHA-256 hex of the mailed token
+	Inviter  string
+	Created  time.Time
+	Expires  time.Time
+	Accepted time.Time
 }
 
 // Session is one sign-in: a family of refresh tokens of which only the

@@ -44,6 +44,13 @@ type DB interface {
 	IsUnique(err error) bool
 }
 
+// RecordCacheInvalidator is implemented by transactions of stores that
+// cache records: statements that change records behind the store's back
+// (a tenant's deletion) ask for the cache to be dropped at commit.
+type RecordCacheInvalidator interface {
+	InvalidateRecordsAtCommit()
+}
+
 // QueryRow runs a query expected to return one row and scans it;
 // sql.ErrNoRows when there is none.
 func QueryRow(ctx context.Context, q Q, query string, args []any, dest ...any) error {

@@ -56,3 +56,8 @@ func (q txnQueries) Exec(ctx context.Context, query string, args ...any) (int64,
 func (q txnQueries) Query(ctx context.Context, query string, args ...any) (dbq.Rows, error) {
 	return q.t.tx.QueryContext(ctx, query, args...)
 }
+
+// InvalidateRecordsAtCommit implements dbq.RecordCacheInvalidator.
+func (q txnQueries) InvalidateRecordsAtCommit() {
+	q.t.afterCommit(func(rc *recordCache) { rc.c.InvalidateAll() })
+}
