@@ -23,3 +23,17 @@ func TenantFrom(ctx context.Context) string {
 	}
 	return DefaultTenant
 }
+
+type ipKey struct{}
+
+// WithClientIP returns a context carrying the client's address, for the
+// audit trail.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, ipKey{}, ip)
+}
+
+// ClientIP returns the client address of ctx, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(ipKey{}).(string)
+	return ip
+}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net"
 	"net/http"
 
 	"basalt.dev/basalt"
@@ -10,11 +9,7 @@ import (
 
 // meta reads what the request tells about its client.
 func meta(r *http.Request) auth.Meta {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	return auth.Meta{IP: ip, UserAgent: r.UserAgent()}
+	return auth.Meta{IP: clientIP(r), UserAgent: r.UserAgent()}
 }
 
 // decodeInto reads a JSON body into v.

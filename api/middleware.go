@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -84,7 +85,8 @@ func observe(log *accessLog, m *Metrics, next http.Handler) http.Handler {
 				log.write(r, info, sw.status, sw.bytes, elapsed)
 			}
 		}()
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		ctx := context.WithValue(r.Context(), infoKey{}, info)
+		next.ServeHTTP(sw, r.WithContext(basalt.WithClientIP(ctx, clientIP(r))))
 	})
 }
 
@@ -221,4 +223,14 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientIP is the address of the peer. Behind a proxy it is the proxy's;
+// trusted forwarding headers come with the traffic controls.
+func clientIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
 }

@@ -55,6 +55,26 @@ func (s *Server) routes() {
 		s.handle("POST /api/auth/totp/disable", s.signedIn(handleTOTPDisable(users)))
 		s.handle("GET /.well-known/jwks.json", handleJWKS(s.d.Tokens))
 	}
+	if ts := s.d.Tenants; ts != nil {
+		s.handle("POST /api/tenants", s.authed(handleTenantCreate(ts)))
+		s.handle("GET /api/tenants", s.authed(handleTenantList(ts)))
+		s.handle("GET /api/tenants/{id}", s.authed(handleTenantGet(ts)))
+		s.handle("PATCH /api/tenants/{id}", s.authed(handleTenantRename(ts)))
+		s.handle("DELETE /api/tenants/{id}", s.authed(handleTenantDelete(ts)))
+		s.handle("GET /api/tenants/{id}/export", s.authed(handleTenantExport(ts)))
+		s.handle("GET /api/tenants/{id}/members", s.authed(handleMemberList(ts)))
+		s.handle("PATCH /api/tenants/{id}/members/{user}", s.authed(handleMemberRole(ts)))
+		s.handle("DELETE /api/tenants/{id}/members/{user}", s.authed(handleMemberRemove(ts)))
+		s.handle("GET /api/tenants/{id}/roles", s.authed(handleRoleList(ts)))
+		s.handle("POST /api/tenants/{id}/roles", s.authed(handleRoleCreate(ts)))
+		s.handle("DELETE /api/tenants/{id}/roles/{name}", s.authed(handleRoleDelete(ts)))
+		s.handle("GET /api/tenants/{id}/invites", s.authed(handleInviteList(ts)))
+		s.handle("POST /api/tenants/{id}/invites", s.authed(handleInviteCreate(ts)))
+		s.handle("DELETE /api/tenants/{id}/invites/{invite}", s.authed(handleInviteDelete(ts)))
+		s.handle("GET /api/invites/accept", s.signedIn(handleInviteAccept(ts)))
+		s.handle("POST /api/invites/accept", s.signedIn(handleInviteAccept(ts)))
+		s.handle("GET /api/audit", s.authed(handleAuditList(ts)))
+	}
 }
 
 // errorHandler adapts a handler that returns an error: the error becomes

@@ -16,6 +16,7 @@ import (
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/tenants"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,6 +40,7 @@ type Deps struct {
 	Keys     *auth.Keys
 	Users    *auth.Users
 	Tokens   *auth.Tokens
+	Tenants  *tenants.Service
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Version  string
@@ -138,6 +140,25 @@ func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
 		return s.d.Keys.Authenticate(r.Context(), token)
 	}
 	return s.d.Users.Authenticate(r.Context(), token)
+}
+
+// authed lets through any authenticated principal, key or user.
+func (s *Server) authed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if p == nil {
+			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <access token or API key>."))
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.principal, info.tenant = p.ID, p.TenantID
+		}
+		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
+	})
 }
 
 // signedIn lets through only a signed-in user (not an API key).

@@ -12,6 +12,7 @@ import (
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/tenants"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -27,6 +28,7 @@ type App struct {
 	records *records.Service
 	keys    *auth.Keys
 	tokens  *auth.Tokens
+	mailer  *mailer
 	users   *auth.Users
 	server  *api.Server
 
@@ -84,7 +86,8 @@ func (a *App) init(ctx context.Context) error {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
-	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens,
+		Tenants: tenants.New(a.store, a.records, a.tenantMailer(), a.publicURL(), nil, a.log), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })
@@ -117,4 +120,13 @@ func (a *App) Close() error {
 	a.stop()
 	a.bg.Wait()
 	return a.store.Close()
+}
+
+// tenantMailer is the mailer as the tenant service takes it: a nil
+// interface, not a nil pointer, when no mail is configured.
+func (a *App) tenantMailer() tenants.Mailer {
+	if a.mailer == nil {
+		return nil
+	}
+	return a.mailer
 }

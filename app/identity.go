@@ -74,7 +74,7 @@ func newSecretKey() string {
 // mailer adapts the SMTP sender to the account service.
 type mailer struct{ s *mail.SMTP }
 
-func (m mailer) Send(ctx context.Context, to, subject, text string) error {
+func (m *mailer) Send(ctx context.Context, to, subject, text string) error {
 	return m.s.Send(ctx, mail.Message{To: to, Subject: subject, Text: text})
 }
 
@@ -95,16 +95,20 @@ func (a *App) newUsers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--smtp-url: %w", err)
 		}
-		m = mailer{s}
-	}
-	public := a.cfg.PublicURL
-	if public == "" {
-		public = "http://" + a.cfg.HTTP
+		a.mailer = &mailer{s}
+		m = a.mailer
 	}
 	a.users, err = auth.NewUsers(a.store, a.tokens, box, m, auth.UsersConfig{
-		SignupTenant: a.cfg.SignupTenant, SessionTTL: a.cfg.SessionTTL, PublicURL: public, Issuer: "Basalt",
+		SignupTenant: a.cfg.SignupTenant, SessionTTL: a.cfg.SessionTTL, PublicURL: a.publicURL(), Issuer: "Basalt",
 	}, nil, a.log)
 	return err
+}
+
+func (a *App) publicURL() string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	return "http://" + a.cfg.HTTP
 }
 
 // followKeys reloads signing keys, which other nodes may rotate.
