@@ -57,8 +57,18 @@ func bindOperand(o Operand, vars func(path []string) (any, bool)) (Operand, erro
 		return nil, filterError(v.Offset, codeUnknownVariable, "unknown variable %s", brief(v.String()))
 	}
 	switch val.(type) {
-	case nil, string, float64, bool, time.Time:
+	case nil, string, float64, bool, time.Time, unknown:
 		return &Literal{Value: val, Offset: v.Offset}, nil
 	}
 	return nil, fmt.Errorf("filter: variable %s has a value of type %T; want string, float64, bool, time.Time or nil", v, val)
 }
+
+// unknown is the type of Unknown.
+type unknown struct{}
+
+// Unknown is a variable's value when it has none: SQL's NULL as a value,
+// not the null keyword. A comparison with it is unknown, neither true nor
+// false, in SQL and in Eval alike, so "owner = @auth.id" holds for no
+// record when nobody is signed in, and neither does "owner != @auth.id";
+// binding the keyword null instead would make the first "owner IS NULL".
+var Unknown any = unknown{}

@@ -28,7 +28,8 @@ type node struct {
 // cond is a checked comparison with the field on the left: a literal on
 // the left was moved to the right and the operator flipped.
 type cond struct {
-	op    string
+	op      string
+	unknown bool // compared with Unknown: the result is unknown
 	field *basalt.Field
 	other *basalt.Field // the right side when comparing two fields
 	value any           // else the value: nil (null), string, float64, bool or time.Time
@@ -114,6 +115,9 @@ func withValue(op string, opPos int, ref *Field, f *basalt.Field, o Operand) (*c
 	if err != nil {
 		return nil, err
 	}
+	if v == Unknown {
+		return &cond{op: op, field: f, unknown: true}, nil
+	}
 	if v == nil {
 		if op != "=" && op != "!=" {
 			return nil, filterError(opPos, codeType, "null can only be compared with = or !=, such as %s = null", f.Name)
@@ -192,7 +196,7 @@ func literalValue(o Operand) (any, error) {
 
 func checkLiteral(l *Literal) (any, error) {
 	switch v := l.Value.(type) {
-	case nil, bool:
+	case nil, bool, unknown:
 		return v, nil
 	case float64:
 		if math.IsInf(v, 0) || math.IsNaN(v) {

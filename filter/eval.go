@@ -87,6 +87,9 @@ func (n *node) eval(c *basalt.Collection, r *basalt.Record) (tri, error) {
 }
 
 func (k *cond) eval(c *basalt.Collection, r *basalt.Record) (tri, error) {
+	if k.unknown {
+		return triUnknown, nil
+	}
 	lv, err := recordValue(c, r, k.field)
 	if err != nil {
 		return triUnknown, err

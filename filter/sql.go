@@ -47,6 +47,10 @@ func writeSQL(b *strings.Builder, n *node, a *Args) {
 var sqlOps = map[string]string{"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 func writeCond(b *strings.Builder, k *cond, a *Args) {
+	if k.unknown {
+		b.WriteString("CAST(NULL AS BOOLEAN)")
+		return
+	}
 	b.WriteString(Quote(k.field.Name))
 	switch {
 	case k.other != nil:

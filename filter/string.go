@@ -70,6 +70,8 @@ func writeChain(b *strings.Builder, e *Logical) {
 
 func writeLiteral(b *strings.Builder, v any) {
 	switch v := v.(type) {
+	case unknown:
+		b.WriteString("@unknown")
 	case nil:
 		b.WriteString("null")
 	case bool:
