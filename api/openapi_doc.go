@@ -39,6 +39,8 @@ func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
 	slices.SortFunc(cols, func(a, b *basalt.Collection) int { return strings.Compare(a.Name, b.Name) })
 	names := oaTypeNames(cols)
 	schemas, paths, tags := oaBaseSchemas(), oaBasePaths(), oaBaseTags()
+	maps.Copy(schemas, oaAuthSchemas())
+	maps.Copy(paths, oaAuthPaths())
 	for _, c := range cols {
 		maps.Copy(schemas, oaCollectionSchemas(c, names[c.Name]))
 		maps.Copy(paths, oaRecordPaths(oaCollectionRecordAPI(c, names[c.Name])))
@@ -49,7 +51,7 @@ func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
 		"info": oaMap{
 			"title":   "Basalt",
 			"version": version,
-			"description": "Basalt's HTTP API. Requests under /api/ carry `Authorization: Bearer <API key>`; " +
+			"description": "Basalt's HTTP API. Requests under /api/ carry `Authorization: Bearer <API key or access token>`; " +
 				"errors are RFC 9457 problems (application/problem+json). Each live collection has typed record paths " +
 				"under /api/collections/<name>/records; the generic paths with {name} serve any collection.",
 		},
@@ -60,7 +62,8 @@ func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
 		"components": oaMap{
 			"securitySchemes": oaMap{"bearer": oaMap{
 				"type": "http", "scheme": "bearer",
-				"description": "An API key `bsk_...` (see `basalt keys create`).",
+				"description": "An API key `bsk_...` (see `basalt keys create`), or a user's access token: " +
+					"a JWT signed with EdDSA, from sign-up, sign-in or refresh, whose keys are at /.well-known/jwks.json.",
 			}},
 			"schemas":    schemas,
 			"responses":  oaResponses(),
@@ -221,6 +224,9 @@ func oaBaseTags() []any {
 		oaMap{"name": "Records", "description": "Records of any collection, untyped. Each live collection also has typed paths under its own tag."},
 		oaMap{"name": "Events", "description": "The event log. Admin keys only."},
 		oaMap{"name": "Operations", "description": "Health, readiness, metrics and this document. No credentials needed."},
+		oaMap{"name": "Tokens", "description": "User accounts and their tokens: sign-up and sign-in, refresh, sessions, " +
+			"passwords, mailed links and second factors, and the keys that verify access tokens. " +
+			"Where credentials are needed they are the user's access token, never an API key."},
 	}
 }
 
@@ -331,6 +337,9 @@ func oaParameters() oaMap {
 	return oaMap{
 		"CollectionName": path("name", "The collection's name.", oaName(basalt.MaxCollectionName)),
 		"RecordID":       path("id", "The record's id.", oaMap{"type": "string", "pattern": recordIDPattern}),
+		"SessionID":      path("id", "The session's id, as GET /api/auth/sessions lists it.", oaType("string")),
+		"MailedToken": oaMap{"name": "token", "in": "query", "required": true, "schema": oaType("string"),
+			"description": "The token of the mailed link, bse_..."},
 		"Filter": oaMap{"example": `views > 500 && (title ~ "go" || draft = false)`, "name": "filter", "in": "query", "schema": oaType("string"),
 			"description": "Keeps the records the expression holds for. Operators `= != > >= < <= ~` (contains) `!~`, `&&`, `||`, `!`, " +
 				"parentheses; literals \"text\", numbers, true, false, null, and @now."},
@@ -353,6 +362,9 @@ func oaHeaders() oaMap {
 		"ETag":             oaMap{"description": "The entity tag of this state of the record, for If-Match and If-None-Match.", "schema": oaType("string")},
 		"Location":         oaMap{"description": "The URL of the created resource.", "schema": oaMap{"type": "string", "format": "uri-reference"}},
 		"WWW-Authenticate": oaMap{"description": "The authentication scheme to use.", "schema": oaType("string")},
+		"Retry-After":      oaMap{"description": "Seconds to wait before trying again.", "schema": oaMap{"type": "integer", "minimum": 0}},
+		"Cache-Control": oaMap{"description": "no-store on responses that hold secrets; the key set may be cached for a few minutes.",
+			"schema": oaType("string")},
 	}
 }
 
@@ -368,12 +380,13 @@ func oaProblems() []oaProblem {
 		{400, "BadRequest", "The request is malformed or invalid; `errors` names each invalid part."},
 		{401, "Unauthorized", "No credentials, or credentials that are not valid."},
 		{403, "Forbidden", "The credentials do not allow this."},
-		{404, "NotFound", "No such collection or record."},
+		{404, "NotFound", "No such collection, record or session, or a mailed link that is not valid any more."},
 		{409, "Conflict", "A unique value is taken, or the current state forbids the change."},
 		{412, "PreconditionFailed", "If-Match does not match the current ETag."},
 		{413, "ContentTooLarge", "The request body is too large."},
 		{415, "UnsupportedMediaType", "The body is not sent as JSON (Content-Type: application/json, UTF-8)."},
 		{422, "Unprocessable", "The request is well-formed but cannot be carried out."},
+		{429, "TooManyRequests", "Too many attempts, such as failed sign-ins: wait the seconds of Retry-After."},
 		{500, "InternalError", "A fault of the server; the problem's request_id finds it in the log."},
 		{503, "Unavailable", "The server cannot serve requests now."},
 	}
@@ -394,11 +407,12 @@ func oaResponses() oaMap {
 	problem := func(desc string) oaMap {
 		return oaMap{"description": desc, "content": oaContent("application/problem+json", oaSchemaRef("Problem"))}
 	}
-	out := oaMap{"Error": problem("Any other problem, such as 405, 406, 429 or 504.")}
+	out := oaMap{"Error": problem("Any other problem, such as 405, 406 or 504.")}
 	for _, p := range oaProblems() {
 		out[p.name] = problem(p.desc)
 	}
 	out["Unauthorized"].(oaMap)["headers"] = oaMap{"WWW-Authenticate": oaRef("headers", "WWW-Authenticate")}
+	out["TooManyRequests"].(oaMap)["headers"] = oaMap{"Retry-After": oaRef("headers", "Retry-After")}
 	return out
 }
 
@@ -566,4 +580,168 @@ func oaInputValue(f *basalt.Field, create bool) oaMap {
 func oaString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// ---- accounts ----
+
+// oaAuthPaths are the routes of user accounts: sign-up and sign-in,
+// tokens, sessions, mailed links, second factors and the key set.
+func oaAuthPaths() oaMap {
+	const tag = "Tokens"
+	tokens := func(desc string) oaMap { return oaJSONResponse(desc, "TokenPair", "Cache-Control") }
+	done := func(desc string) oaMap { return oaMap{"description": desc} }
+	return oaMap{
+		"/api/auth/signup": oaMap{"post": oaOp{id: "accountSignup", summary: "Create an account and sign it in", tag: tag, public: true,
+			body: "SignupInput", errs: []int{400, 409, 413, 415},
+			ok: oaMap{"201": tokens("The account exists and is signed in, as a member of the server's sign-up tenant if it has one.")}}.build()},
+		"/api/auth/login": oaMap{"post": oaOp{id: "accountLogin", summary: "Sign in with email and password", tag: tag, public: true,
+			body: "LoginInput", errs: []int{400, 401, 403, 413, 415, 429},
+			ok: oaMap{"200": tokens("Signed in. A wrong email or password is 401, the same for both; after repeated failures " +
+				"the next attempts are 429 with Retry-After, and the account may be locked until its mailed link lifts the lock.")}}.build()},
+		"/api/auth/refresh": oaMap{"post": oaOp{id: "tokensRefresh", summary: "Exchange a refresh token for new tokens", tag: tag, public: true,
+			body: "RefreshInput", errs: []int{400, 401, 413, 415},
+			ok: oaMap{"200": tokens("A new pair; the refresh token sent is spent. Sending a spent one again is 401 and revokes its session.")}}.build()},
+		"/api/auth/logout": oaMap{"post": oaOp{id: "sessionLogout", summary: "Sign out: revoke the caller's session", tag: tag,
+			ok: oaMap{"204": done("The session is revoked; its access and refresh tokens no longer work.")}}.build()},
+		"/api/auth/me": oaMap{"get": oaOp{id: "accountMe", summary: "Describe the signed-in user", tag: tag,
+			ok: oaMap{"200": oaJSONResponse("The user, the tenant and role it acts with, and the tenants it belongs to.", "Me")}}.build()},
+		"/api/auth/switch": oaMap{"post": oaOp{id: "sessionSwitch", summary: "Act in another tenant", tag: tag,
+			body: "SwitchInput", errs: []int{400, 404, 413, 415},
+			ok: oaMap{"200": tokens("Tokens acting in the tenant; the session's earlier refresh tokens are spent. 403 if the user is not a member.")}}.build()},
+		"/api/auth/sessions": oaMap{"get": oaOp{id: "sessionsList", summary: "List the signed-in user's sessions", tag: tag,
+			ok: oaMap{"200": oaJSONResponse("The live sessions, newest first.", "SessionList")}}.build()},
+		"/api/auth/sessions/{id}": oaMap{
+			"parameters": []any{oaRef("parameters", "SessionID")},
+			"delete": oaOp{id: "sessionRevoke", summary: "Revoke one of the user's sessions", tag: tag, errs: []int{404},
+				ok: oaMap{"204": done("The session is revoked.")}}.build(),
+		},
+		"/api/auth/password": oaMap{"post": oaOp{id: "passwordChange", summary: "Change the password", tag: tag,
+			body: "PasswordChange", errs: []int{400, 413, 415},
+			ok: oaMap{"204": done("The password is changed and every other session of the user is revoked.")}}.build()},
+		"/api/auth/verify": oaMap{
+			"get": oaOp{id: "emailVerifyLink", summary: "Verify the email address: the mailed link", tag: tag, public: true,
+				params: []string{"MailedToken"}, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The address is verified.", "Verified")}}.build(),
+			"post": oaOp{id: "emailVerify", summary: "Verify the email address with the mailed token", tag: tag, public: true,
+				body: "TokenInput", errs: []int{400, 404, 413, 415},
+				ok: oaMap{"200": oaJSONResponse("The address is verified.", "Verified")}}.build(),
+		},
+		"/api/auth/verify/request": oaMap{"post": oaOp{id: "emailVerifyRequest", summary: "Mail a new verification link", tag: tag,
+			errs: []int{409, 422},
+			ok:   oaMap{"202": done("The link is on its way. 409 if the address is verified, 422 if the server sends no mail.")}}.build()},
+		"/api/auth/reset/request": oaMap{"post": oaOp{id: "passwordResetRequest", summary: "Mail a password reset link", tag: tag, public: true,
+			body: "EmailInput", errs: []int{400, 413, 415, 422},
+			ok: oaMap{"202": done("If an account has this address, the link is on its way; the answer is the same if none has.")}}.build()},
+		"/api/auth/reset": oaMap{
+			"get": oaOp{id: "passwordResetLink", summary: "Check a password reset link without using it", tag: tag, public: true,
+				params: []string{"MailedToken"}, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The token, and how to use it.", "ResetLink")}}.build(),
+			"post": oaOp{id: "passwordReset", summary: "Set a new password with the mailed token", tag: tag, public: true,
+				body: "ResetInput", errs: []int{400, 404, 413, 415},
+				ok: oaMap{"204": done("The password is set, every session of the user is revoked, and a sign-in lock is lifted.")}}.build(),
+		},
+		"/api/auth/unlock": oaMap{
+			"get": oaOp{id: "signinUnlockLink", summary: "Lift a sign-in lock: the mailed link", tag: tag, public: true,
+				params: []string{"MailedToken"}, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("Sign-in works again.", "Unlocked")}}.build(),
+			"post": oaOp{id: "signinUnlock", summary: "Lift a sign-in lock with the mailed token", tag: tag, public: true,
+				body: "TokenInput", errs: []int{400, 404, 413, 415},
+				ok: oaMap{"200": oaJSONResponse("Sign-in works again.", "Unlocked")}}.build(),
+		},
+		"/api/auth/totp/setup": oaMap{"post": oaOp{id: "totpSetup", summary: "Start setting up a second factor (TOTP)", tag: tag,
+			errs: []int{409},
+			ok:   oaMap{"200": oaJSONResponse("A new secret; it takes effect when enable confirms a code from it.", "TOTPSetup", "Cache-Control")}}.build()},
+		"/api/auth/totp/enable": oaMap{"post": oaOp{id: "totpEnable", summary: "Turn the second factor on", tag: tag,
+			body: "TOTPCode", errs: []int{400, 409, 413, 415},
+			ok: oaMap{"200": oaJSONResponse("The second factor is on. The recovery codes are shown this once.", "RecoveryCodes", "Cache-Control")}}.build()},
+		"/api/auth/totp/disable": oaMap{"post": oaOp{id: "totpDisable", summary: "Turn the second factor off", tag: tag,
+			body: "PasswordInput", errs: []int{400, 413, 415},
+			ok: oaMap{"204": done("The second factor is off.")}}.build()},
+		"/.well-known/jwks.json": oaMap{"get": oaOp{id: "jwksGet", summary: "Read the keys that verify access tokens", tag: tag, public: true,
+			ok: oaMap{"200": oaMap{"description": "The public keys as a JSON Web Key Set (RFC 7517, Ed25519 keys of RFC 8037).",
+				"content": oaContent("application/json", oaSchemaRef("JWKS")), "headers": oaMap{"Cache-Control": oaRef("headers", "Cache-Control")}}}}.build()},
+	}
+}
+
+// oaAuthSchemas are the bodies of the account routes.
+func oaAuthSchemas() oaMap {
+	str := func(desc string) oaMap { return oaDesc(oaType("string"), desc) }
+	newPassword := func() oaMap {
+		return oaDesc(oaMap{"type": "string", "minLength": 8},
+			"At least 8 characters and at most 256 bytes; not a common password, and not containing the email's name part.")
+	}
+	user := func() oaMap {
+		return oaMap{
+			"id":           oaType("string"),
+			"email":        oaDesc(oaMap{"type": "string", "format": "email"}, "In lower case."),
+			"name":         oaType("string"),
+			"verified":     oaDesc(oaType("boolean"), "The address is confirmed by a mailed link."),
+			"totp_enabled": oaDesc(oaType("boolean"), "Sign-in needs a second-factor code."),
+			"created":      oaDateTime(),
+		}
+	}
+	userFields := []string{"id", "email", "name", "verified", "totp_enabled", "created"}
+	me := user()
+	maps.Copy(me, oaMap{
+		"tenant":  str("The tenant the session acts in; empty for none."),
+		"role":    str("The user's role in that tenant: owner, admin, member or a custom role; empty without a tenant."),
+		"session": str("The id of the session."),
+		"tenants": oaArray(oaObject(oaMap{"tenant": oaType("string"), "role": oaType("string")}, "tenant", "role")),
+	})
+	return oaMap{
+		"SignupInput": oaClosed(oaObject(oaMap{
+			"email":    oaMap{"type": "string", "format": "email", "maxLength": 254},
+			"password": newPassword(),
+			"name":     oaDesc(oaMap{"type": "string", "maxLength": 200}, "A display name."),
+		}, "email", "password")),
+		"LoginInput": oaClosed(oaObject(oaMap{
+			"email":    oaType("string"),
+			"password": oaType("string"),
+			"tenant":   str("The tenant to act in; by default the first the user joined, or none."),
+			"totp":     str("The code of the authenticator app, or a recovery code, when the account has a second factor."),
+		}, "email", "password")),
+		"RefreshInput":   oaClosed(oaObject(oaMap{"refresh_token": str("A refresh token, bsr_...")}, "refresh_token")),
+		"SwitchInput":    oaClosed(oaObject(oaMap{"tenant": str("A tenant the user is a member of; empty for none.")}, "tenant")),
+		"PasswordChange": oaClosed(oaObject(oaMap{"current_password": oaType("string"), "new_password": newPassword()}, "current_password", "new_password")),
+		"TokenInput":     oaClosed(oaObject(oaMap{"token": str("The token of the mailed link, bse_...")}, "token")),
+		"EmailInput":     oaClosed(oaObject(oaMap{"email": oaMap{"type": "string", "format": "email"}}, "email")),
+		"ResetInput":     oaClosed(oaObject(oaMap{"token": str("The token of the mailed link, bse_..."), "password": newPassword()}, "token", "password")),
+		"TOTPCode":       oaClosed(oaObject(oaMap{"code": str("The current code of the authenticator app.")}, "code")),
+		"PasswordInput":  oaClosed(oaObject(oaMap{"password": str("The user's password.")}, "password")),
+		"User":           oaObject(user(), userFields...),
+		"TokenPair": oaObject(oaMap{
+			"user":          oaSchemaRef("User"),
+			"access_token":  str("A JWT (EdDSA) for Authorization: Bearer; it expires after expires_in seconds."),
+			"refresh_token": str("Exchanges once for a new pair at /api/auth/refresh; bsr_..."),
+			"token_type":    oaMap{"type": "string", "enum": []any{"Bearer"}},
+			"expires_in":    oaDesc(oaMap{"type": "integer", "minimum": 0}, "Seconds until the access token expires."),
+			"tenant":        str("The tenant the tokens act in; empty for none."),
+			"role":          str("The user's role in that tenant; empty without a tenant."),
+		}, "user", "access_token", "refresh_token", "token_type", "expires_in", "tenant", "role"),
+		"Me": oaObject(me, append(userFields, "tenant", "role", "session", "tenants")...),
+		"Session": oaObject(oaMap{
+			"id":         oaType("string"),
+			"tenant":     oaType("string"),
+			"created":    oaDateTime(),
+			"last_used":  oaDesc(oaDateTime(), "The last sign-in, refresh or switch."),
+			"expires":    oaDesc(oaDateTime(), "When it ends unless refreshed."),
+			"user_agent": oaType("string"),
+			"ip":         oaType("string"),
+			"current":    oaDesc(oaType("boolean"), "This is the session of the request."),
+		}, "id", "tenant", "created", "last_used", "expires", "user_agent", "ip", "current"),
+		"SessionList":   oaObject(oaMap{"items": oaArray(oaSchemaRef("Session"))}, "items"),
+		"TOTPSetup":     oaObject(oaMap{"secret": str("The base32 secret, for entry by hand."), "otpauth_url": str("The otpauth:// URL, for a QR code.")}, "secret", "otpauth_url"),
+		"RecoveryCodes": oaObject(oaMap{"recovery_codes": oaDesc(oaArray(oaType("string")), "Each signs in once in place of a code.")}, "recovery_codes"),
+		"Verified":      oaObject(oaMap{"verified": oaMap{"type": "boolean", "const": true}}, "verified"),
+		"Unlocked":      oaObject(oaMap{"unlocked": oaMap{"type": "boolean", "const": true}}, "unlocked"),
+		"ResetLink":     oaObject(oaMap{"token": oaType("string"), "next": str("What to do with the token.")}, "token", "next"),
+		"JWKS": oaObject(oaMap{"keys": oaArray(oaObject(oaMap{
+			"kty": oaMap{"type": "string", "const": "OKP"},
+			"crv": oaMap{"type": "string", "const": "Ed25519"},
+			"x":   str("The public key, base64url without padding."),
+			"kid": str("The key id, as in the kid header of the tokens it signed."),
+			"alg": oaMap{"type": "string", "const": "EdDSA"},
+			"use": oaMap{"type": "string", "const": "sig"},
+		}, "kty", "crv", "x", "kid", "alg", "use"))}, "keys"),
+	}
 }

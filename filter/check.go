@@ -30,9 +30,9 @@ type node struct {
 type cond struct {
 	op      string
 	unknown bool // compared with Unknown: the result is unknown
-	field *basalt.Field
-	other *basalt.Field // the right side when comparing two fields
-	value any           // else the value: nil (null), string, float64, bool or time.Time
+	field   *basalt.Field
+	other   *basalt.Field // the right side when comparing two fields
+	value   any           // else the value: nil (null), string, float64, bool or time.Time
 }
 
 // prepare checks e and returns it as a tree of nodes.
