@@ -37,6 +37,11 @@ type Field struct {
 	Required bool            `json:"required"`
 	Unique   bool            `json:"unique"`
 	Default  json.RawMessage `json:"default,omitempty"`
+	// Hidden fields are never shown to users: only API keys read them,
+	// and users cannot filter or sort on them.
+	Hidden bool `json:"hidden,omitempty"`
+	// ReadOnly fields are set only through API keys; users may read them.
+	ReadOnly bool `json:"readonly,omitempty"`
 }
 
 // Index is a database index over one or more fields of a collection.
@@ -50,12 +55,32 @@ type Index struct {
 // Collection is a declared set of records with a schema. Each collection is
 // a real table with a column per field and a real index per Index.
 type Collection struct {
-	Name    string    `json:"name"`
-	Fields  []Field   `json:"fields"`
-	Indexes []Index   `json:"indexes"`
+	Name    string  `json:"name"`
+	Fields  []Field `json:"fields"`
+	Indexes []Index `json:"indexes"`
+	// Rules say who may do what with the records; see Rules.
+	Rules Rules `json:"rules"`
+	// Global collections hold data shared by every tenant (a product
+	// catalogue, say) under GlobalTenant; others are tenant-scoped.
+	Global bool `json:"global,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 }
+
+// Rules are access rules in the filter language, one per operation. A nil
+// rule means only API keys may (locked, the default); an empty rule means
+// anyone acting in the tenant, signed in or not. Keys always pass.
+type Rules struct {
+	List   *string `json:"list"`
+	View   *string `json:"view"`
+	Create *string `json:"create"`
+	Update *string `json:"update"`
+	Delete *string `json:"delete"`
+}
+
+// GlobalTenant is the tenant under which global collections keep their
+// records. Tenant ids never start with "_".
+const GlobalTenant = "_global"
 
 // Field returns the field with the given name, or nil.
 func (c *Collection) Field(name string) *Field {

@@ -68,6 +68,10 @@ type Field struct {
 type Literal struct {
 	Value  any
 	Offset int
+	// Bound marks a literal that Bind put in place of a variable: a
+	// comparison of such values (@request.body.owner = @auth.id) is
+	// decided when the filter is compiled.
+	Bound bool
 }
 
 // Variable is a value known when the filter runs, such as @now or

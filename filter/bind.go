@@ -58,7 +58,7 @@ func bindOperand(o Operand, vars func(path []string) (any, bool)) (Operand, erro
 	}
 	switch val.(type) {
 	case nil, string, float64, bool, time.Time, unknown:
-		return &Literal{Value: val, Offset: v.Offset}, nil
+		return &Literal{Value: val, Offset: v.Offset, Bound: true}, nil
 	}
 	return nil, fmt.Errorf("filter: variable %s has a value of type %T; want string, float64, bool, time.Time or nil", v, val)
 }

@@ -30,6 +30,10 @@ type node struct {
 type cond struct {
 	op      string
 	unknown bool // compared with Unknown: the result is unknown
+	// constant is the decided result of a comparison without fields
+	// (between bound variables, or one and a value); set is true then.
+	constant tri
+	set      bool
 	field   *basalt.Field
 	other   *basalt.Field // the right side when comparing two fields
 	value   any           // else the value: nil (null), string, float64, bool or time.Time
@@ -78,6 +82,8 @@ func resolve(e *Compare, c *basalt.Collection) (*cond, error) {
 		return nil, err
 	}
 	switch {
+	case lf == nil && rf == nil && bound(e.L, e.R):
+		return fold(e)
 	case lf == nil && rf == nil:
 		return nil, filterError(e.Offset, codeType, "compare a field with a value, such as views > 500")
 	case lf == nil && isContains(e.Op):
@@ -259,4 +265,67 @@ func typeWant(t basalt.FieldType) string {
 		return "true or false"
 	}
 	return `a date such as "2024-05-01" or "2024-05-01T12:00:00Z"`
+}
+
+// bound reports whether a comparison without fields involves a bound
+// variable: rules may compare variables, user filters compare fields.
+func bound(l, r Operand) bool {
+	ll, lok := l.(*Literal)
+	rl, rok := r.(*Literal)
+	return lok && rok && (ll.Bound || rl.Bound)
+}
+
+// fold decides a comparison of two values now. Its rules are those of a
+// field compared with a value: = null and != null test for null, Unknown
+// makes the result unknown, other values must be of one type.
+func fold(e *Compare) (*cond, error) {
+	lv, err := literalValue(e.L)
+	if err != nil {
+		return nil, err
+	}
+	rv, err := literalValue(e.R)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case lv == Unknown || rv == Unknown:
+		return &cond{set: true, constant: triUnknown}, nil
+	case lv == nil || rv == nil:
+		if e.Op != "=" && e.Op != "!=" {
+			return nil, filterError(e.Offset, codeType, "null can only be compared with = or !=")
+		}
+		return &cond{set: true, constant: triOf((lv == nil && rv == nil) == (e.Op == "="))}, nil
+	}
+	if ls, ok := lv.(string); ok && isContains(e.Op) {
+		rs, ok := rv.(string)
+		if !ok {
+			return nil, filterError(e.Offset, codeType, "%s compares text with text", e.Op)
+		}
+		return &cond{set: true, constant: triOf(containsFold(ls, rs) == (e.Op == "~"))}, nil
+	}
+	if !sameKind(lv, rv) || isContains(e.Op) {
+		return nil, filterError(e.Offset, codeType, "%s and %s are of different types", brief(e.L.String()), brief(e.R.String()))
+	}
+	if _, isBool := lv.(bool); isBool && e.Op != "=" && e.Op != "!=" {
+		return nil, filterError(e.Offset, codeType, "true and false can only be compared with = or !=")
+	}
+	return &cond{set: true, constant: triOf(holds(e.Op, compareValues(lv, rv)))}, nil
+}
+
+func sameKind(a, b any) bool {
+	switch a.(type) {
+	case string:
+		_, ok := b.(string)
+		return ok
+	case float64:
+		_, ok := b.(float64)
+		return ok
+	case bool:
+		_, ok := b.(bool)
+		return ok
+	case time.Time:
+		_, ok := b.(time.Time)
+		return ok
+	}
+	return false
 }

@@ -90,6 +90,9 @@ func (k *cond) eval(c *basalt.Collection, r *basalt.Record) (tri, error) {
 	if k.unknown {
 		return triUnknown, nil
 	}
+	if k.set {
+		return k.constant, nil
+	}
 	lv, err := recordValue(c, r, k.field)
 	if err != nil {
 		return triUnknown, err

@@ -47,8 +47,17 @@ func writeSQL(b *strings.Builder, n *node, a *Args) {
 var sqlOps = map[string]string{"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 func writeCond(b *strings.Builder, k *cond, a *Args) {
-	if k.unknown {
+	if k.unknown || (k.set && k.constant == triUnknown) {
 		b.WriteString("CAST(NULL AS BOOLEAN)")
+		return
+	}
+	if k.set {
+		// 1 = 1 rather than TRUE: both databases, any version.
+		if k.constant == triTrue {
+			b.WriteString("(1 = 1)")
+		} else {
+			b.WriteString("(1 = 0)")
+		}
 		return
 	}
 	b.WriteString(Quote(k.field.Name))

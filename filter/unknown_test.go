@@ -45,3 +45,60 @@ func TestUnknownVariable(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundComparisons checks comparisons between bound variables, as
+// rules write them: decided at compile time, the same in SQL and Eval.
+func TestBoundComparisons(t *testing.T) {
+	vars := map[string]any{"me": "u1", "owner": "u1", "other": "u2", "none": nil, "unknown": Unknown, "n": 3.0}
+	o := newOracle(t, SQLite)
+	for _, tc := range []struct {
+		src  string
+		all  bool // every record, or none
+		fail bool // refused by Check
+	}{
+		{src: "@owner = @me", all: true},
+		{src: "@owner = @other", all: false},
+		{src: "@none = null", all: true},
+		{src: "@owner = null", all: false},
+		{src: "!(@none != null)", all: true},
+		{src: "@unknown = @me", all: false},
+		{src: "!(@unknown = @me)", all: false},
+		{src: "@n > 2", all: true},
+		{src: "@owner ~ \"U\"", all: true},
+		{src: "@owner > 2", fail: true},
+		{src: "1 = 1", fail: true}, // user filters compare fields
+	} {
+		e, err := Parse(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err = Bind(e, func(p []string) (any, bool) { v, ok := vars[p[0]]; return v, ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := Args{Dialect: SQLite}
+		where, err := Compile(e, things, &a)
+		if tc.fail {
+			if err == nil {
+				t.Errorf("%q compiled to %s, want a type error", tc.src, where)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Compile(%q) = %v", tc.src, err)
+		}
+		got, err := o.selectIDs(where, a.Values)
+		if err != nil {
+			t.Fatalf("%q: %s: %v", tc.src, where, err)
+		}
+		if (len(got) == len(o.records)) != tc.all || (!tc.all && len(got) != 0) {
+			t.Errorf("%q selects %d of %d records, want all=%v", tc.src, len(got), len(o.records), tc.all)
+		}
+		for _, r := range o.records {
+			if ok, _ := Eval(e, things, r); ok != tc.all {
+				t.Errorf("Eval(%q, %s) = %v, want %v", tc.src, r.ID, ok, tc.all)
+				break
+			}
+		}
+	}
+}
