@@ -62,7 +62,7 @@ type Collection struct {
 	Rules Rules `json:"rules"`
 	// Global collections hold data shared by every tenant (a product
 	// catalogue, say) under GlobalTenant; others are tenant-scoped.
-	Global bool `json:"global,omitempty"`
+	Global  bool      `json:"global,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 }

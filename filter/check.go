@@ -34,9 +34,9 @@ type cond struct {
 	// (between bound variables, or one and a value); set is true then.
 	constant tri
 	set      bool
-	field   *basalt.Field
-	other   *basalt.Field // the right side when comparing two fields
-	value   any           // else the value: nil (null), string, float64, bool or time.Time
+	field    *basalt.Field
+	other    *basalt.Field // the right side when comparing two fields
+	value    any           // else the value: nil (null), string, float64, bool or time.Time
 }
 
 // prepare checks e and returns it as a tree of nodes.
