@@ -108,6 +108,9 @@ type RecordGetParams struct {
 	TenantID   string
 	Collection *basalt.Collection
 	ID         string
+	// Filter, if not nil, is a bound, checked condition the record must
+	// meet (an access rule); a record that does not is not found.
+	Filter filter.Expr
 }
 
 // RecordUpdateParams describes a partial update. Values holds only the
@@ -121,6 +124,12 @@ type RecordUpdateParams struct {
 	// IfMatch, when set, makes the update conditional on the record's
 	// current version (CodePreconditionFailed otherwise).
 	IfMatch *Version
+	// Filter, if not nil, is a condition the record must meet before the
+	// change (an access rule); a record that does not is not found.
+	Filter filter.Expr
+	// Check, if not nil, sees the record after the change, inside the
+	// transaction: an error undoes the change and is returned.
+	Check func(*basalt.Record) error
 }
 
 // RecordDeleteParams names a record to delete.
@@ -129,6 +138,9 @@ type RecordDeleteParams struct {
 	Collection *basalt.Collection
 	ID         string
 	IfMatch    *Version
+	// Filter, if not nil, is a condition the record must meet (an access
+	// rule); a record that does not is not found.
+	Filter filter.Expr
 }
 
 // Version identifies one state of a record: its write count and the time

@@ -62,15 +62,24 @@ func (q *Records) Insert(tenant string, r *basalt.Record) Stmt {
 	return Stmt{SQL: q.insert, Args: args}
 }
 
-// Get returns the statement that reads one record.
-func (q *Records) Get(tenant, id string) Stmt {
-	return Stmt{SQL: q.get, Args: []any{tenant, id}}
+// Get returns the statement that reads one record; with f, only if
+// the record meets it.
+func (q *Records) Get(tenant, id string, f filter.Expr) (Stmt, error) {
+	if f == nil {
+		return Stmt{SQL: q.get, Args: []any{tenant, id}}, nil
+	}
+	a := filter.Args{Dialect: q.d}
+	where, err := q.whereID(&a, tenant, id, nil, f)
+	if err != nil {
+		return Stmt{}, err
+	}
+	return Stmt{SQL: fmt.Sprintf("SELECT %s FROM %s WHERE %s", q.cols, q.table, where), Args: a.Values}, nil
 }
 
 // Update returns the statement that changes p.Values, bumps the version
 // and returns the record after the change; it matches no row when the
 // record is missing or, with p.IfMatch, stale.
-func (q *Records) Update(p *store.RecordUpdateParams) Stmt {
+func (q *Records) Update(p *store.RecordUpdateParams) (Stmt, error) {
 	a := filter.Args{Dialect: q.d}
 	var set []string
 	for _, f := range q.c.Fields {
@@ -79,35 +88,51 @@ func (q *Records) Update(p *store.RecordUpdateParams) Stmt {
 		}
 	}
 	set = append(set, "updated = "+a.Add(q.d.Arg(basalt.TypeDate, p.Updated)), "_v = _v + 1")
-	where := q.whereID(&a, p.TenantID, p.ID, p.IfMatch)
+	where, err := q.whereID(&a, p.TenantID, p.ID, p.IfMatch, p.Filter)
+	if err != nil {
+		return Stmt{}, err
+	}
 	return Stmt{
 		SQL:  fmt.Sprintf("UPDATE %s SET %s WHERE %s RETURNING %s", q.table, strings.Join(set, ", "), where, q.cols),
 		Args: a.Values,
-	}
+	}, nil
 }
 
 // Delete returns the statement that deletes one record and returns it.
-func (q *Records) Delete(p *store.RecordDeleteParams) Stmt {
+func (q *Records) Delete(p *store.RecordDeleteParams) (Stmt, error) {
 	a := filter.Args{Dialect: q.d}
-	where := q.whereID(&a, p.TenantID, p.ID, p.IfMatch)
-	return Stmt{SQL: fmt.Sprintf("DELETE FROM %s WHERE %s RETURNING %s", q.table, where, q.cols), Args: a.Values}
+	where, err := q.whereID(&a, p.TenantID, p.ID, p.IfMatch, p.Filter)
+	if err != nil {
+		return Stmt{}, err
+	}
+	return Stmt{SQL: fmt.Sprintf("DELETE FROM %s WHERE %s RETURNING %s", q.table, where, q.cols), Args: a.Values}, nil
 }
 
-func (q *Records) whereID(a *filter.Args, tenant, id string, ifMatch *store.Version) string {
+func (q *Records) whereID(a *filter.Args, tenant, id string, ifMatch *store.Version, f filter.Expr) (string, error) {
 	where := "tenant_id = " + a.Add(tenant) + " AND id = " + a.Add(id)
 	if ifMatch != nil {
 		where += " AND _v = " + a.Add(ifMatch.Version) + " AND updated = " + a.Add(q.d.Arg(basalt.TypeDate, ifMatch.Updated))
 	}
-	return where
+	if f != nil {
+		cond, err := filter.Compile(f, q.c, a)
+		if err != nil {
+			return "", err
+		}
+		where += " AND " + cond
+	}
+	return where, nil
 }
 
-// Exists returns the statement that tells whether a record exists, to tell
-// a missing record from a stale version after a conditional write.
-func (q *Records) Exists(tenant, id string) Stmt {
-	return Stmt{
-		SQL:  fmt.Sprintf("SELECT _v FROM %s WHERE tenant_id = %s AND id = %s", q.table, q.d.Placeholder(1), q.d.Placeholder(2)),
-		Args: []any{tenant, id},
+// Exists returns the statement that tells whether a record exists (and
+// meets f), to tell a missing record from a stale version after a
+// conditional write.
+func (q *Records) Exists(tenant, id string, f filter.Expr) (Stmt, error) {
+	a := filter.Args{Dialect: q.d}
+	where, err := q.whereID(&a, tenant, id, nil, f)
+	if err != nil {
+		return Stmt{}, err
 	}
+	return Stmt{SQL: fmt.Sprintf("SELECT _v FROM %s WHERE %s", q.table, where), Args: a.Values}, nil
 }
 
 // Scan converts the values of one row, as the driver scanned them into

@@ -46,7 +46,10 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 		return nil, errNoTenant
 	}
 	q := db.records(p.Collection)
-	s := q.Get(p.TenantID, p.ID)
+	s, err := q.Get(p.TenantID, p.ID, p.Filter)
+	if err != nil {
+		return nil, err
+	}
 	vals, ptrs := scanDest(q.Columns())
 	if err := db.pool.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -66,14 +69,17 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 		return nil, nil, errNoTenant
 	}
 	q := db.records(p.Collection)
-	s := q.Update(p)
+	s, err := q.Update(p)
+	if err != nil {
+		return nil, nil, err
+	}
 	var rec *basalt.Record
 	var ev *basalt.Event
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
-				return missingOrStale(ctx, tx, q, p.TenantID, p.ID)
+				return missingOrStale(ctx, tx, q, p.TenantID, p.ID, p.Filter)
 			}
 			if e := interpretError(err, p.Collection); e != err {
 				return e
@@ -83,6 +89,11 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 		var err error
 		if rec, err = q.Scan(vals); err != nil {
 			return err
+		}
+		if p.Check != nil {
+			if err := p.Check(rec); err != nil {
+				return err
+			}
 		}
 		ev = sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpUpdate, rec, rec.Updated)
 		return appendEvent(ctx, tx, ev)
@@ -99,13 +110,16 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 		return nil, errNoTenant
 	}
 	q := db.records(p.Collection)
-	s := q.Delete(p)
+	s, err := q.Delete(p)
+	if err != nil {
+		return nil, err
+	}
 	var ev *basalt.Event
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
-				return missingOrStale(ctx, tx, q, p.TenantID, p.ID)
+				return missingOrStale(ctx, tx, q, p.TenantID, p.ID, p.Filter)
 			}
 			if e := interpretError(err, p.Collection); e != err {
 				return e
@@ -126,10 +140,13 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 }
 
 // missingOrStale tells why a conditional write matched no row.
-func missingOrStale(ctx context.Context, tx pgx.Tx, q *sqlgen.Records, tenant, id string) error {
-	s := q.Exists(tenant, id)
+func missingOrStale(ctx context.Context, tx pgx.Tx, q *sqlgen.Records, tenant, id string, f filter.Expr) error {
+	s, err := q.Exists(tenant, id, f)
+	if err != nil {
+		return err
+	}
 	var v int64
-	err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(&v)
+	err = tx.QueryRow(ctx, s.SQL, s.Args...).Scan(&v)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return sqlgen.NotFound(q.Collection(), id)

@@ -46,11 +46,14 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 		return nil, errNoTenant
 	}
 	if r, ok := db.cache.get(p.Collection, p.TenantID, p.ID); ok {
-		return r, nil
+		return cachedMatch(p, r)
 	}
 	stamp, _ := db.cache.stamp()
 	q := db.records(p.Collection)
-	s := q.Get(p.TenantID, p.ID)
+	s, err := q.Get(p.TenantID, p.ID, p.Filter)
+	if err != nil {
+		return nil, err
+	}
 	vals, ptrs := scanDest(q.Columns())
 	if err := db.queryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -72,14 +75,17 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 		return nil, nil, errNoTenant
 	}
 	q := db.records(p.Collection)
-	s := q.Update(p)
+	s, err := q.Update(p)
+	if err != nil {
+		return nil, nil, err
+	}
 	var rec *basalt.Record
 	var ev *basalt.Event
-	err := db.do(ctx, func(t *txn) error {
+	err = db.do(ctx, func(t *txn) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := t.tx.QueryRow(s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return missingOrStale(t, q, p.TenantID, p.ID)
+				return missingOrStale(t, q, p.TenantID, p.ID, p.Filter)
 			}
 			if e := interpretError(err, p.Collection); e != err {
 				return e
@@ -89,6 +95,11 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 		var err error
 		if rec, err = q.Scan(vals); err != nil {
 			return err
+		}
+		if p.Check != nil {
+			if err := p.Check(rec); err != nil {
+				return err
+			}
 		}
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpUpdate, rec, rec.Updated))
 		t.afterCommit(func(rc *recordCache) { rc.put(p.Collection, p.TenantID, rec) })
@@ -106,13 +117,16 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 		return nil, errNoTenant
 	}
 	q := db.records(p.Collection)
-	s := q.Delete(p)
+	s, err := q.Delete(p)
+	if err != nil {
+		return nil, err
+	}
 	var ev *basalt.Event
-	err := db.do(ctx, func(t *txn) error {
+	err = db.do(ctx, func(t *txn) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := t.tx.QueryRow(s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return missingOrStale(t, q, p.TenantID, p.ID)
+				return missingOrStale(t, q, p.TenantID, p.ID, p.Filter)
 			}
 			return fmt.Errorf("sqlite: delete %s/%s: %w", p.Collection.Name, p.ID, err)
 		}
@@ -128,10 +142,13 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 }
 
 // missingOrStale tells why a conditional write matched no row.
-func missingOrStale(t *txn, q *sqlgen.Records, tenant, id string) error {
-	s := q.Exists(tenant, id)
+func missingOrStale(t *txn, q *sqlgen.Records, tenant, id string, f filter.Expr) error {
+	s, err := q.Exists(tenant, id, f)
+	if err != nil {
+		return err
+	}
 	var v int64
-	err := t.tx.QueryRow(s.SQL, s.Args...).Scan(&v)
+	err = t.tx.QueryRow(s.SQL, s.Args...).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return sqlgen.NotFound(q.Collection(), id)
@@ -233,4 +250,20 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 		return stmt.QueryRowContext(ctx, args...)
 	}
 	return db.r.QueryRowContext(ctx, query, args...)
+}
+
+// cachedMatch applies a read's condition to a cached record in memory,
+// which selects exactly what the SQL would (filter's differential tests).
+func cachedMatch(p *store.RecordGetParams, r *basalt.Record) (*basalt.Record, error) {
+	if p.Filter == nil {
+		return r, nil
+	}
+	ok, err := filter.Eval(p.Filter, p.Collection, r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, sqlgen.NotFound(p.Collection, p.ID)
+	}
+	return r, nil
 }
