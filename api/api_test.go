@@ -117,7 +117,8 @@ func scenarios() []scenario {
 	long := strings.Repeat("a", 5000)
 	return []scenario{
 		// Authentication and roles.
-		{name: "no key", method: "GET", path: recs, auth: "none", status: 401, code: "unauthenticated"},
+		{name: "no key on a locked collection", method: "GET", path: recs, auth: "none", status: 403, code: "forbidden"},
+		{name: "no key on collections", method: "GET", path: "/api/collections", auth: "none", status: 401, code: "unauthenticated"},
 		{name: "bad key", method: "GET", path: recs, auth: "bad", status: 401, code: "unauthenticated"},
 		{name: "not bearer", method: "GET", path: recs, auth: "none", header: map[string]string{"Authorization": "Basic YTpi"}, status: 401, code: "unauthenticated"},
 		{name: "empty bearer", method: "GET", path: recs, auth: "none", header: map[string]string{"Authorization": "Bearer "}, status: 401, code: "unauthenticated"},

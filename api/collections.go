@@ -24,11 +24,13 @@ func handleCollectionCreate(svc *records.Service) http.Handler {
 			Name    string         `json:"name"`
 			Fields  []basalt.Field `json:"fields"`
 			Indexes []basalt.Index `json:"indexes"`
+			Rules   basalt.Rules   `json:"rules"`
+			Global  bool           `json:"global"`
 		}
 		if err := decodeStrict(body, &in); err != nil {
 			return err
 		}
-		c, err := svc.CreateCollection(r.Context(), &basalt.Collection{Name: in.Name, Fields: in.Fields, Indexes: in.Indexes})
+		c, err := svc.CreateCollection(r.Context(), &basalt.Collection{Name: in.Name, Fields: in.Fields, Indexes: in.Indexes, Rules: in.Rules, Global: in.Global})
 		if err != nil {
 			return err
 		}

@@ -15,12 +15,12 @@ func handleRecordCreate(svc *records.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		c, rec, err := svc.Create(r.Context(), r.PathValue("name"), body)
+		rd, err := svc.Create(r.Context(), r.PathValue("name"), body)
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Location", "/api/collections/"+url.PathEscape(c.Name)+"/records/"+url.PathEscape(rec.ID))
-		writeRecord(w, http.StatusCreated, c, rec, nil)
+		w.Header().Set("Location", "/api/collections/"+url.PathEscape(rd.Collection.Name)+"/records/"+url.PathEscape(rd.Record.ID))
+		writeRecord(w, http.StatusCreated, rd.Collection, rd.Record, rd.Fields)
 		return nil
 	})
 }
@@ -30,20 +30,16 @@ func handleRecordGet(svc *records.Service) http.Handler {
 		if err := onlyParams(r, "fields"); err != nil {
 			return err
 		}
-		c, rec, err := svc.Get(r.Context(), r.PathValue("name"), r.PathValue("id"))
+		rd, err := svc.Get(r.Context(), r.PathValue("name"), r.PathValue("id"), r.URL.Query().Get("fields"))
 		if err != nil {
 			return err
 		}
-		fields, err := records.ParseFields(r.URL.Query().Get("fields"), c)
-		if err != nil {
-			return err
-		}
-		if noneMatch(r.Header.Get("If-None-Match"), etag(rec, fields)) {
-			w.Header().Set("ETag", etag(rec, fields))
+		if tag := etag(rd.Record, rd.Fields); noneMatch(r.Header.Get("If-None-Match"), tag) {
+			w.Header().Set("ETag", tag)
 			w.WriteHeader(http.StatusNotModified)
 			return nil
 		}
-		writeRecord(w, http.StatusOK, c, rec, fields)
+		writeRecord(w, http.StatusOK, rd.Collection, rd.Record, rd.Fields)
 		return nil
 	})
 }
@@ -58,11 +54,11 @@ func handleRecordUpdate(svc *records.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		c, rec, err := svc.Update(r.Context(), r.PathValue("name"), r.PathValue("id"), body, cond)
+		rd, err := svc.Update(r.Context(), r.PathValue("name"), r.PathValue("id"), body, cond)
 		if err != nil {
 			return err
 		}
-		writeRecord(w, http.StatusOK, c, rec, nil)
+		writeRecord(w, http.StatusOK, rd.Collection, rd.Record, rd.Fields)
 		return nil
 	})
 }

@@ -142,6 +142,26 @@ func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
 	return s.d.Users.Authenticate(r.Context(), token)
 }
 
+// optional authenticates the request when it carries credentials (bad
+// ones are 401) and lets it through anonymous otherwise.
+func (s *Server) optional(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if p == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.principal, info.tenant = p.ID, p.TenantID
+		}
+		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
+	})
+}
+
 // authed lets through any authenticated principal, key or user.
 func (s *Server) authed(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,10 @@ type CollectionPatch struct {
 	Fields  *[]basalt.Field   `json:"fields,omitempty"`
 	Indexes *[]basalt.Index   `json:"indexes,omitempty"`
 	Rename  map[string]string `json:"rename,omitempty"`
+	// Rules, when present, replace the rules.
+	Rules *basalt.Rules `json:"rules,omitempty"`
+	// Global cannot change once the collection exists.
+	Global *bool `json:"global,omitempty"`
 }
 
 // CreateCollection validates c and creates it with its table and indexes.
@@ -30,6 +34,9 @@ func (s *Service) CreateCollection(ctx context.Context, c *basalt.Collection) (*
 	defer s.ddl.Unlock()
 	c.Normalize()
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateRules(c); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -57,8 +64,15 @@ func (s *Service) UpdateCollection(ctx context.Context, name string, p *Collecti
 	if err != nil {
 		return nil, err
 	}
+	if p.Global != nil && *p.Global != old.Global {
+		return nil, &basalt.Error{Code: basalt.CodeUnprocessable, Message: "A collection cannot become global or tenant-scoped once it exists; create a new one.",
+			Fields: []basalt.FieldError{{Field: "global", Code: "read_only", Message: "global is fixed at creation"}}}
+	}
 	next.Normalize()
 	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateRules(next); err != nil {
 		return nil, err
 	}
 	if err := checkTypeChanges(old, next, p.Rename); err != nil {
@@ -86,7 +100,10 @@ func applyPatch(old *basalt.Collection, p *CollectionPatch) (*basalt.Collection,
 		}
 		return n
 	}
-	next := &basalt.Collection{Name: old.Name}
+	next := &basalt.Collection{Name: old.Name, Global: old.Global, Rules: old.Rules}
+	if p.Rules != nil {
+		next.Rules = *p.Rules
+	}
 	if p.Fields != nil {
 		next.Fields = slices.Clone(*p.Fields)
 	} else {

@@ -24,6 +24,7 @@ const (
 type body struct {
 	id     string
 	values map[string]any
+	sent   map[string]any // the values the client sent, before defaults
 }
 
 // decodeBody decodes a JSON object of field values for collection c.
@@ -43,6 +44,10 @@ func decodeBody(c *basalt.Collection, data []byte, m mode) (*body, error) {
 			errs = append(errs, *fe)
 			bad[kv.key] = true
 		}
+	}
+	b.sent = make(map[string]any, len(b.values))
+	for k, v := range b.values {
+		b.sent[k] = v
 	}
 	if m == forCreate {
 		errs = append(errs, b.applyDefaults(c)...)

@@ -18,79 +18,149 @@ const (
 	MaxLimit     = 500
 )
 
-// Create validates data as a new record of the collection and stores it.
-func (s *Service) Create(ctx context.Context, coll string, data []byte) (*basalt.Collection, *basalt.Record, error) {
+// Read is a record as its caller may see it: Fields lists the keys to
+// show, nil for all.
+type Read struct {
+	Collection *basalt.Collection
+	Record     *basalt.Record
+	Fields     map[string]bool
+}
+
+// begin takes the schema lock for a record operation and returns the
+// collection and the caller's access to it; release with s.ddl.RUnlock.
+func (s *Service) begin(ctx context.Context, coll string) (*basalt.Collection, *access, error) {
 	s.ddl.RLock()
-	defer s.ddl.RUnlock()
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, nil, err
 	}
+	a, err := s.accessOf(ctx, c)
+	return c, a, err
+}
+
+// Create validates data as a new record of the collection and stores it,
+// if the create rule allows the record it would make.
+func (s *Service) Create(ctx context.Context, coll string, data []byte) (*Read, error) {
+	c, a, err := s.begin(ctx, coll)
+	defer s.ddl.RUnlock()
+	if err != nil {
+		return nil, err
+	}
 	b, err := decodeBody(c, data, forCreate)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if err := a.checkWritable(c, b.sent); err != nil {
+		return nil, err
+	}
+	rule, err := a.rule(c, opCreate, b.sent)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	r := &basalt.Record{ID: b.id, Created: now, Updated: now, Version: 1, Data: b.values}
 	if r.ID == "" {
 		r.ID = NewID(now)
 	}
-	if _, err := s.store.RecordInsert(ctx, &store.RecordInsertParams{TenantID: basalt.TenantFrom(ctx), Collection: c, Record: r}); err != nil {
-		return nil, nil, err
+	if ok, err := allows(rule, c, r); err != nil || !ok {
+		return nil, denied(err, "The create rule of %s does not allow this record.", c.Name)
 	}
-	return c, r, nil
+	if _, err := s.store.RecordInsert(ctx, &store.RecordInsertParams{TenantID: a.tenant, Collection: c, Record: r}); err != nil {
+		return nil, err
+	}
+	return &Read{Collection: c, Record: r, Fields: a.visible(c, nil)}, nil
 }
 
-// Get returns one record. CodeNotFound.
-func (s *Service) Get(ctx context.Context, coll, id string) (*basalt.Collection, *basalt.Record, error) {
-	s.ddl.RLock()
-	defer s.ddl.RUnlock()
-	c, err := s.collection(coll)
+func denied(err error, format string, args ...any) error {
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	if !ValidID(id) {
-		return nil, nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
-	}
-	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id})
-	return c, r, err
+	return basalt.Errorf(basalt.CodeForbidden, format, args...)
 }
 
-// Update applies the fields in data to a record. ifMatch, if not nil,
-// is the version the client last read (from its ETag).
-func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMatch *store.Version) (*basalt.Collection, *basalt.Record, error) {
-	s.ddl.RLock()
+// Get returns one record that the view rule lets the caller see, trimmed
+// to fields ("" for all). CodeNotFound otherwise.
+func (s *Service) Get(ctx context.Context, coll, id, fields string) (*Read, error) {
+	c, a, err := s.begin(ctx, coll)
 	defer s.ddl.RUnlock()
-	c, err := s.collection(coll)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	only, err := ParseFields(fields, a.view(c))
+	if err != nil {
+		return nil, err
 	}
 	if !ValidID(id) {
-		return nil, nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
+		return nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
+	}
+	rule, err := a.rule(c, opView, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: a.tenant, Collection: c, ID: id, Filter: rule})
+	if err != nil {
+		return nil, err
+	}
+	return &Read{Collection: c, Record: r, Fields: a.visible(c, only)}, nil
+}
+
+// Update applies the fields in data to a record. The update rule must
+// hold for the record before the change (else it is not found) and after
+// it (else 403), so no one moves a record out of their reach or into
+// someone else's. ifMatch, if not nil, is the version the client read.
+func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMatch *store.Version) (*Read, error) {
+	c, a, err := s.begin(ctx, coll)
+	defer s.ddl.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
 	}
 	b, err := decodeBody(c, data, forUpdate)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r, _, err := s.store.RecordUpdate(ctx, &store.RecordUpdateParams{
-		TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id, Values: b.values,
-		Updated: s.now().UTC().Truncate(time.Microsecond), IfMatch: ifMatch,
-	})
-	return c, r, err
+	if err := a.checkWritable(c, b.sent); err != nil {
+		return nil, err
+	}
+	rule, err := a.rule(c, opUpdate, b.sent)
+	if err != nil {
+		return nil, err
+	}
+	p := &store.RecordUpdateParams{TenantID: a.tenant, Collection: c, ID: id, Values: b.values,
+		Updated: s.now().UTC().Truncate(time.Microsecond), IfMatch: ifMatch, Filter: rule}
+	if rule != nil {
+		p.Check = func(r *basalt.Record) error {
+			if ok, err := allows(rule, c, r); err != nil || !ok {
+				return denied(err, "The update rule of %s does not allow the record this change would make.", c.Name)
+			}
+			return nil
+		}
+	}
+	r, _, err := s.store.RecordUpdate(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Read{Collection: c, Record: r, Fields: a.visible(c, nil)}, nil
 }
 
-// Delete removes a record. CodeNotFound, CodePreconditionFailed.
+// Delete removes a record the delete rule lets the caller remove.
+// CodeNotFound, CodePreconditionFailed.
 func (s *Service) Delete(ctx context.Context, coll, id string, ifMatch *store.Version) error {
-	s.ddl.RLock()
+	c, a, err := s.begin(ctx, coll)
 	defer s.ddl.RUnlock()
-	c, err := s.collection(coll)
 	if err != nil {
 		return err
 	}
 	if !ValidID(id) {
 		return basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", id, coll)
 	}
-	_, err = s.store.RecordDelete(ctx, &store.RecordDeleteParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: id, IfMatch: ifMatch})
+	rule, err := a.rule(c, opDelete, nil)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.RecordDelete(ctx, &store.RecordDeleteParams{TenantID: a.tenant, Collection: c, ID: id, IfMatch: ifMatch, Filter: rule})
 	return err
 }
 
@@ -113,31 +183,39 @@ type Page struct {
 
 // List returns one page of records.
 func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, error) {
-	s.ddl.RLock()
+	c, a, err := s.begin(ctx, coll)
 	defer s.ddl.RUnlock()
-	c, err := s.collection(coll)
 	if err != nil {
 		return nil, err
 	}
-	p := &store.RecordListParams{TenantID: basalt.TenantFrom(ctx), Collection: c}
+	view := a.view(c)
+	p := &store.RecordListParams{TenantID: a.tenant, Collection: c}
 	if p.Limit, err = parseLimit(lp.Limit); err != nil {
 		return nil, err
 	}
-	if p.Sort, err = filter.ParseSort(lp.Sort, c); err != nil {
+	if p.Sort, err = filter.ParseSort(lp.Sort, view); err != nil {
 		return nil, err
 	}
-	if p.Filter, err = s.parseFilter(lp.Filter, c); err != nil {
+	if p.Filter, err = s.parseFilter(lp.Filter, view); err != nil {
 		return nil, err
 	}
+	// The list rule joins the filter in the SQL, so pages and counts are
+	// those of the records the caller may see.
+	rule, err := a.rule(c, opList, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.Filter = and(rule, p.Filter)
 	if lp.Cursor != "" {
 		if p.After, err = s.cursorPosition(ctx, c, lp.Cursor, p.Sort); err != nil {
 			return nil, err
 		}
 	}
-	fields, err := ParseFields(lp.Fields, c)
+	fields, err := ParseFields(lp.Fields, view)
 	if err != nil {
 		return nil, err
 	}
+	fields = a.visible(c, fields)
 	limit := p.Limit
 	p.Limit++ // one more tells whether there is a next page
 	items, err := s.store.RecordList(ctx, p)
@@ -228,4 +306,15 @@ func (s *Service) cursorPosition(ctx context.Context, c *basalt.Collection, curs
 		vals[i] = recordValue(r, k.Field)
 	}
 	return vals, nil
+}
+
+// and joins two conditions, either of which may be nil.
+func and(a, b filter.Expr) filter.Expr {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return &filter.Logical{Op: "&&", L: a, R: b}
 }
