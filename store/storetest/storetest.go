@@ -31,6 +31,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newDB) })
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, newDB) })
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, newDB) })
+	t.Run("RulesSQLMatchesEval", func(t *testing.T) { testRulesDifferential(t, newDB) })
 }
 
 // open opens a migrated store on a fresh database.
