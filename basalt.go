@@ -171,6 +171,44 @@ type Principal struct {
 	Role Role
 	// Session is the user's session id.
 	Session string
+	// Scopes are what an API key may do (see Scopes); users have none,
+	// their roles and the access rules decide for them.
+	Scopes []string
+}
+
+// The scopes of API keys. A key's role gives it a set of scopes; a key
+// may be narrowed to some of them.
+const (
+	ScopeCollections  = "collections"   // define collections
+	ScopeRecordsRead  = "records:read"  // read records, past every rule
+	ScopeRecordsWrite = "records:write" // write records, past every rule
+	ScopeEvents       = "events:read"   // read the event log
+	ScopeTenant       = "tenant"        // manage the key's tenant: members, invitations, audit, export
+	ScopeKeys         = "keys"          // create, list and revoke the tenant's keys
+)
+
+// RoleScopes returns the scopes a role gives.
+func RoleScopes(r Role) []string {
+	switch r {
+	case RoleAdmin:
+		return []string{ScopeCollections, ScopeRecordsRead, ScopeRecordsWrite, ScopeEvents, ScopeTenant, ScopeKeys}
+	case RoleService:
+		return []string{ScopeRecordsRead, ScopeRecordsWrite}
+	}
+	return nil
+}
+
+// Can reports whether p is an API key with scope.
+func (p *Principal) Can(scope string) bool {
+	if p == nil || p.Kind != "key" {
+		return false
+	}
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // IsAdmin reports whether p may do everything within its tenant.

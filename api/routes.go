@@ -9,7 +9,6 @@ import (
 
 // routes registers every route of the API; this list is the API.
 func (s *Server) routes() {
-	admin := []basalt.Role{basalt.RoleAdmin}
 	recs := s.d.Records
 
 	s.handle("GET /healthz", handleHealth())
@@ -17,11 +16,11 @@ func (s *Server) routes() {
 	s.handle("GET /metrics", promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{Registry: s.d.Registry}))
 	s.handle("GET /api/openapi.json", handleOpenAPI(recs, s.d.Version))
 
-	s.handle("GET /api/collections", s.allow(handleCollectionList(recs), admin...))
-	s.handle("POST /api/collections", s.allow(handleCollectionCreate(recs), admin...))
-	s.handle("GET /api/collections/{name}", s.allow(handleCollectionGet(recs), admin...))
-	s.handle("PATCH /api/collections/{name}", s.allow(handleCollectionUpdate(recs), admin...))
-	s.handle("DELETE /api/collections/{name}", s.allow(handleCollectionDelete(recs), admin...))
+	s.handle("GET /api/collections", s.scoped(handleCollectionList(recs), basalt.ScopeCollections))
+	s.handle("POST /api/collections", s.scoped(handleCollectionCreate(recs), basalt.ScopeCollections))
+	s.handle("GET /api/collections/{name}", s.scoped(handleCollectionGet(recs), basalt.ScopeCollections))
+	s.handle("PATCH /api/collections/{name}", s.scoped(handleCollectionUpdate(recs), basalt.ScopeCollections))
+	s.handle("DELETE /api/collections/{name}", s.scoped(handleCollectionDelete(recs), basalt.ScopeCollections))
 
 	// Records: API keys pass, users and anonymous callers meet the
 	// collection's access rules in the records service.
@@ -31,7 +30,10 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/collections/{name}/records/{id}", s.optional(handleRecordUpdate(recs)))
 	s.handle("DELETE /api/collections/{name}/records/{id}", s.optional(handleRecordDelete(recs)))
 
-	s.handle("GET /api/events", s.allow(handleEventList(s.d.Store), admin...))
+	s.handle("POST /api/keys", s.authed(handleKeyCreate(s.d.Keys, s.d.Store)))
+	s.handle("GET /api/keys", s.authed(handleKeyList(s.d.Keys)))
+	s.handle("DELETE /api/keys/{id}", s.authed(handleKeyRevoke(s.d.Keys)))
+	s.handle("GET /api/events", s.scoped(handleEventList(s.d.Store), basalt.ScopeEvents))
 
 	if users := s.d.Users; users != nil {
 		s.handle("POST /api/auth/signup", handleSignup(users))

@@ -145,52 +145,60 @@ func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
 // optional authenticates the request when it carries credentials (bad
 // ones are 401) and lets it through anonymous otherwise.
 func (s *Server) optional(h http.Handler) http.Handler {
+	return s.withPrincipal(h, func(*basalt.Principal) error { return nil })
+}
+
+// authed lets through any authenticated principal, key or user.
+func (s *Server) authed(h http.Handler) http.Handler {
+	return s.withPrincipal(h, func(p *basalt.Principal) error {
+		if p == nil {
+			return basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <access token or API key>.")
+		}
+		return nil
+	})
+}
+
+// signedIn lets through only a signed-in user (not an API key).
+func (s *Server) signedIn(h http.Handler) http.Handler {
+	return s.withPrincipal(h, func(p *basalt.Principal) error {
+		if p == nil || p.Kind != "user" {
+			return basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs a signed-in user: Authorization: Bearer <access token>.")
+		}
+		return nil
+	})
+}
+
+// scoped lets through only API keys with scope: 401 without valid
+// credentials, 403 for users and for keys without it.
+func (s *Server) scoped(h http.Handler, scope string) http.Handler {
+	return s.withPrincipal(h, func(p *basalt.Principal) error {
+		switch {
+		case p == nil:
+			return basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <API key>.")
+		case p.Kind == "user":
+			return basalt.Errorf(basalt.CodeForbidden, "This endpoint is for API keys with the %s scope.", scope)
+		case !p.Can(scope):
+			return basalt.Errorf(basalt.CodeForbidden, "This API key lacks the %s scope.", scope)
+		}
+		return nil
+	})
+}
+
+// withPrincipal authenticates the request, lets admit decide on the
+// principal (nil for an anonymous request), and passes it on in the
+// context.
+func (s *Server) withPrincipal(h http.Handler, admit func(*basalt.Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
+		if err == nil {
+			err = admit(p)
+		}
 		if err != nil {
 			writeProblem(w, r, err)
 			return
 		}
 		if p == nil {
 			h.ServeHTTP(w, r)
-			return
-		}
-		if info := infoFrom(r.Context()); info != nil {
-			info.principal, info.tenant = p.ID, p.TenantID
-		}
-		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
-	})
-}
-
-// authed lets through any authenticated principal, key or user.
-func (s *Server) authed(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		if p == nil {
-			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <access token or API key>."))
-			return
-		}
-		if info := infoFrom(r.Context()); info != nil {
-			info.principal, info.tenant = p.ID, p.TenantID
-		}
-		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
-	})
-}
-
-// signedIn lets through only a signed-in user (not an API key).
-func (s *Server) signedIn(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		if p == nil || p.Kind != "user" {
-			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs a signed-in user: Authorization: Bearer <access token>."))
 			return
 		}
 		if info := infoFrom(r.Context()); info != nil {

@@ -134,3 +134,8 @@ func TestTenantExport(t *testing.T) {
 		t.Errorf("export with a service key = %d, want 403", r.StatusCode)
 	}
 }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

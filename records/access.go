@@ -80,6 +80,13 @@ func parseRule(src string) (filter.Expr, error) {
 // request's field values for @request.body.
 func (a *access) rule(c *basalt.Collection, op string, body map[string]any) (filter.Expr, error) {
 	if a.key {
+		scope := basalt.ScopeRecordsWrite
+		if op == opList || op == opView {
+			scope = basalt.ScopeRecordsRead
+		}
+		if !a.p.Can(scope) {
+			return nil, basalt.Errorf(basalt.CodeForbidden, "This API key lacks the %s scope.", scope)
+		}
 		return nil, nil
 	}
 	src := ruleSource(c, op)

@@ -346,7 +346,7 @@ var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	// An admin key: these tests are about records, not access rules.
-	ctx := basalt.NewContext(context.Background(), &basalt.Principal{Kind: "key", ID: "k", TenantID: basalt.DefaultTenant, Role: basalt.RoleAdmin})
+	ctx := basalt.NewContext(context.Background(), &basalt.Principal{Kind: "key", ID: "k", TenantID: basalt.DefaultTenant, Role: basalt.RoleAdmin, Scopes: basalt.RoleScopes(basalt.RoleAdmin)})
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
 	if err != nil {
 		t.Fatalf("sqlite.Open() = %v", err)

@@ -76,6 +76,10 @@ type Store interface {
 	KeyInsert(ctx context.Context, k *Key) error
 	// KeyGet returns the API key with the given public ID. CodeNotFound.
 	KeyGet(ctx context.Context, id string) (*Key, error)
+	// KeyList lists a tenant's keys, newest first.
+	KeyList(ctx context.Context, tenant string) ([]Key, error)
+	// KeyRevoke revokes a tenant's key. CodeNotFound.
+	KeyRevoke(ctx context.Context, tenant, id string, at time.Time, a *AuditEntry) error
 
 	Identity
 }
@@ -183,8 +187,13 @@ type Key struct {
 	TenantID string
 	Name     string
 	Role     basalt.Role
-	Hash     []byte
-	Created  time.Time
+	// Scopes narrow what the key may do within its role; none means all
+	// of the role.
+	Scopes  []string
+	Hash    []byte
+	Created time.Time
+	Expires time.Time // zero: never
+	Revoked time.Time // zero: live
 }
 
 // SortKeys returns the sort with the id tie-break appended: the full key

@@ -188,7 +188,10 @@ func (s *Service) roleOf(ctx context.Context, tenant string) (string, error) {
 		if p.TenantID != tenant {
 			return "", notFound
 		}
-		return string(p.Role) + " key", nil
+		if p.Can(basalt.ScopeTenant) {
+			return string(basalt.RoleAdmin) + " key", nil
+		}
+		return "key", nil
 	}
 	m, err := s.store.MembershipGet(ctx, tenant, p.ID)
 	if basalt.ErrorCode(err) == basalt.CodeNotFound {
