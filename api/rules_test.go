@@ -35,8 +35,8 @@ func TestAccessRules(t *testing.T) {
 		}
 		id := note["id"].(string)
 		as(t, s, ada, "POST", notes, map[string]any{"owner": bobID, "text": "for bob"}, 403) // mass assignment
-		as(t, s, ada, "POST", notes, map[string]any{"owner": adaID, "secret": "x"}, 400)    // hidden: unknown to users
-		as(t, s, ada, "POST", notes, map[string]any{"owner": adaID, "status": "done"}, 400) // read-only
+		as(t, s, ada, "POST", notes, map[string]any{"owner": adaID, "secret": "x"}, 400)     // hidden: unknown to users
+		as(t, s, ada, "POST", notes, map[string]any{"owner": adaID, "status": "done"}, 400)  // read-only
 		s.Admin(t, "PATCH", notes+"/"+id, map[string]any{"secret": "s3cret"}, 200)
 
 		if items := as(t, s, bob, "GET", notes, nil, 200)["items"].([]any); len(items) != 0 {
