@@ -26,6 +26,14 @@ func TestScopedKeys(t *testing.T) {
 		as(t, s, s.AdminKey, "DELETE", "/api/keys/"+reader["id"].(string), nil, 204)
 		as(t, s, readKey, "GET", recs, nil, 401)
 
+		// A key with only the keys scope manages keys but cannot make one
+		// stronger than itself.
+		keyman := s.Admin(t, "POST", "/api/keys", map[string]any{"name": "keyman", "role": "admin", "scopes": []string{"keys", "records:read"}}, 201)["key"].(string)
+		as(t, s, keyman, "POST", "/api/keys", map[string]any{"name": "full", "role": "admin"}, 403)
+		as(t, s, keyman, "POST", "/api/keys", map[string]any{"name": "writer", "role": "service", "scopes": []string{"records:write"}}, 403)
+		as(t, s, keyman, "POST", "/api/keys", map[string]any{"name": "reader2", "role": "service", "scopes": []string{"records:read"}}, 201)
+		as(t, s, keyman, "GET", "/api/keys", nil, 200)
+
 		short := s.Admin(t, "POST", "/api/keys", map[string]any{"name": "short", "role": "service", "expires_in": "50ms"}, 201)["key"].(string)
 		as(t, s, short, "GET", recs, nil, 200)
 		time.Sleep(100 * time.Millisecond)

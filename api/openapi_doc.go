@@ -41,6 +41,8 @@ func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
 	schemas, paths, tags := oaBaseSchemas(), oaBasePaths(), oaBaseTags()
 	maps.Copy(schemas, oaAuthSchemas())
 	maps.Copy(paths, oaAuthPaths())
+	maps.Copy(schemas, oaTenantSchemas())
+	maps.Copy(paths, oaTenantPaths())
 	for _, c := range cols {
 		maps.Copy(schemas, oaCollectionSchemas(c, names[c.Name]))
 		maps.Copy(paths, oaRecordPaths(oaCollectionRecordAPI(c, names[c.Name])))
@@ -184,6 +186,7 @@ func oaWithHeaders(r oaMap, headers []string) oaMap {
 type oaOp struct {
 	id, summary, tag string
 	public           bool     // no credentials needed
+	anonymous        bool     // credentials optional: without them the access rules decide
 	params           []string // names of parameter components
 	body             string   // schema of the JSON request body, "" for none
 	ok               oaMap    // the success responses by status
@@ -192,8 +195,11 @@ type oaOp struct {
 
 func (o oaOp) build() oaMap {
 	op := oaMap{"operationId": o.id, "summary": o.summary, "tags": []any{o.tag}}
-	if o.public {
+	switch {
+	case o.public:
 		op["security"] = []any{}
+	case o.anonymous:
+		op["security"] = []any{oaMap{"bearer": []any{}}, oaMap{}}
 	}
 	if len(o.params) > 0 {
 		ps := make([]any, len(o.params))
@@ -221,12 +227,17 @@ func (o oaOp) build() oaMap {
 func oaBaseTags() []any {
 	return []any{
 		oaMap{"name": "Collections", "description": "Collection definitions: fields, indexes. Admin keys only."},
-		oaMap{"name": "Records", "description": "Records of any collection, untyped. Each live collection also has typed paths under its own tag."},
+		oaMap{"name": "Records", "description": "Records of any collection, untyped. Each live collection also has typed paths under its own tag. " +
+			"API keys pass every access rule; users and anonymous callers meet the collection's rules, and a rule left null admits API keys only."},
 		oaMap{"name": "Events", "description": "The event log. Admin keys only."},
 		oaMap{"name": "Operations", "description": "Health, readiness, metrics and this document. No credentials needed."},
 		oaMap{"name": "Tokens", "description": "User accounts and their tokens: sign-up and sign-in, refresh, sessions, " +
 			"passwords, mailed links and second factors, and the keys that verify access tokens. " +
 			"Where credentials are needed they are the user's access token, never an API key."},
+		oaMap{"name": "Keys", "description": "API keys of the caller's tenant, with a role and optional scopes and expiry. " +
+			"Managed by the tenant's owners and admins, or by a key with the keys scope; a key never makes one with more than it has."},
+		oaMap{"name": "Tenants", "description": "Tenants, their members, custom roles, invitations, export and audit trail. " +
+			"Who may do what is read from the memberships at each request: owners and admins manage, members read."},
 	}
 }
 
@@ -294,25 +305,25 @@ func oaCollectionRecordAPI(c *basalt.Collection, n string) oaRecordAPI {
 // oaRecordPaths are the list and the single-record paths of a.
 func oaRecordPaths(a oaRecordAPI) oaMap {
 	list := oaMap{
-		"get": oaOp{id: a.ops[0], summary: "List records of " + a.noun, tag: a.tag,
+		"get": oaOp{id: a.ops[0], summary: "List records of " + a.noun, tag: a.tag, anonymous: true,
 			params: []string{"Filter", "Sort", "Limit", "Cursor", "Fields"}, errs: []int{400, 404},
 			ok: oaMap{"200": oaJSONResponse("One page of records.", a.page)}}.build(),
-		"post": oaOp{id: a.ops[1], summary: "Create a record in " + a.noun, tag: a.tag, body: a.input,
+		"post": oaOp{id: a.ops[1], summary: "Create a record in " + a.noun, tag: a.tag, body: a.input, anonymous: true,
 			errs: []int{400, 404, 409, 413, 415},
 			ok:   oaMap{"201": oaJSONResponse("The record was created.", a.record, "ETag", "Location")}}.build(),
 	}
 	one := oaMap{
 		"parameters": append(slices.Clone(a.params), oaRef("parameters", "RecordID")),
-		"get": oaOp{id: a.ops[2], summary: "Get a record of " + a.noun, tag: a.tag,
+		"get": oaOp{id: a.ops[2], summary: "Get a record of " + a.noun, tag: a.tag, anonymous: true,
 			params: []string{"Fields", "IfNoneMatch"}, errs: []int{400, 404},
 			ok: oaMap{
 				"200": oaJSONResponse("The record.", a.record, "ETag"),
 				"304": oaWithHeaders(oaMap{"description": "The record still has the ETag given in If-None-Match."}, []string{"ETag"}),
 			}}.build(),
-		"patch": oaOp{id: a.ops[3], summary: "Update fields of a record of " + a.noun, tag: a.tag, body: a.patch,
+		"patch": oaOp{id: a.ops[3], summary: "Update fields of a record of " + a.noun, tag: a.tag, body: a.patch, anonymous: true,
 			params: []string{"IfMatch"}, errs: []int{400, 404, 409, 412, 413, 415},
 			ok: oaMap{"200": oaJSONResponse("The record after the update.", a.record, "ETag")}}.build(),
-		"delete": oaOp{id: a.ops[4], summary: "Delete a record of " + a.noun, tag: a.tag,
+		"delete": oaOp{id: a.ops[4], summary: "Delete a record of " + a.noun, tag: a.tag, anonymous: true,
 			params: []string{"IfMatch"}, errs: []int{400, 404, 412},
 			ok: oaMap{"204": oaMap{"description": "The record is gone."}}}.build(),
 	}
@@ -338,6 +349,16 @@ func oaParameters() oaMap {
 		"CollectionName": path("name", "The collection's name.", oaName(basalt.MaxCollectionName)),
 		"RecordID":       path("id", "The record's id.", oaMap{"type": "string", "pattern": recordIDPattern}),
 		"SessionID":      path("id", "The session's id, as GET /api/auth/sessions lists it.", oaType("string")),
+		"TenantID":       path("id", "The tenant's id.", oaType("string")),
+		"MemberUser":     path("user", "The member's user id.", oaType("string")),
+		"RoleName":       path("name", "The custom role's name.", oaName(63)),
+		"InviteID":       path("invite", "The invitation's id.", oaType("string")),
+		"KeyID":          path("id", "The key's id, as GET /api/keys lists it (its public prefix).", oaType("string")),
+		"InviteToken": oaMap{"name": "token", "in": "query", "required": true, "schema": oaType("string"),
+			"description": "The token of the invitation link, bsi_..."},
+		"AuditAfter": query("after", "Return entries after this id (0: from the start).",
+			oaMap{"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
+		"AuditLimit": query("limit", "Entries per page.", oaMap{"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
 		"MailedToken": oaMap{"name": "token", "in": "query", "required": true, "schema": oaType("string"),
 			"description": "The token of the mailed link, bse_..."},
 		"Filter": oaMap{"example": `views > 500 && (title ~ "go" || draft = false)`, "name": "filter", "in": "query", "schema": oaType("string"),
@@ -359,10 +380,11 @@ func oaParameters() oaMap {
 
 func oaHeaders() oaMap {
 	return oaMap{
-		"ETag":             oaMap{"description": "The entity tag of this state of the record, for If-Match and If-None-Match.", "schema": oaType("string")},
-		"Location":         oaMap{"description": "The URL of the created resource.", "schema": oaMap{"type": "string", "format": "uri-reference"}},
-		"WWW-Authenticate": oaMap{"description": "The authentication scheme to use.", "schema": oaType("string")},
-		"Retry-After":      oaMap{"description": "Seconds to wait before trying again.", "schema": oaMap{"type": "integer", "minimum": 0}},
+		"ETag":                oaMap{"description": "The entity tag of this state of the record, for If-Match and If-None-Match.", "schema": oaType("string")},
+		"Location":            oaMap{"description": "The URL of the created resource.", "schema": oaMap{"type": "string", "format": "uri-reference"}},
+		"WWW-Authenticate":    oaMap{"description": "The authentication scheme to use.", "schema": oaType("string")},
+		"Retry-After":         oaMap{"description": "Seconds to wait before trying again.", "schema": oaMap{"type": "integer", "minimum": 0}},
+		"Content-Disposition": oaMap{"description": "Names the file to save the export as.", "schema": oaType("string")},
 		"Cache-Control": oaMap{"description": "no-store on responses that hold secrets; the key set may be cached for a few minutes.",
 			"schema": oaType("string")},
 	}
@@ -743,5 +765,160 @@ func oaAuthSchemas() oaMap {
 			"alg": oaMap{"type": "string", "const": "EdDSA"},
 			"use": oaMap{"type": "string", "const": "sig"},
 		}, "kty", "crv", "x", "kid", "alg", "use"))}, "keys"),
+	}
+}
+
+// ---- tenants ----
+
+// oaTenantPaths are the routes of tenants, members, roles, invitations
+// and the audit trail. Their credentials are a user's access token or an
+// API key of the tenant.
+func oaTenantPaths() oaMap {
+	const tag = "Tenants"
+	done := func(desc string) oaMap { return oaMap{"description": desc} }
+	tenant := []any{oaRef("parameters", "TenantID")}
+	return oaMap{
+		"/api/tenants": oaMap{
+			"get": oaOp{id: "tenantsList", summary: "List the caller's tenants", tag: tag,
+				ok: oaMap{"200": oaJSONResponse("The tenants the user belongs to, or the tenant of an API key, with the caller's role.", "TenantList")}}.build(),
+			"post": oaOp{id: "tenantCreate", summary: "Create a tenant", tag: tag, body: "TenantInput", errs: []int{400, 413, 415},
+				ok: oaMap{"201": oaJSONResponse("The tenant; a user who creates it is its owner.", "Tenant", "Location")}}.build(),
+		},
+		"/api/tenants/{id}": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "tenantGet", summary: "Get a tenant the caller belongs to", tag: tag, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The tenant. 404 for a tenant the caller does not belong to.", "Tenant")}}.build(),
+			"patch": oaOp{id: "tenantRename", summary: "Rename a tenant (owners and admins)", tag: tag, body: "TenantInput",
+				errs: []int{400, 404, 413, 415},
+				ok:   oaMap{"200": oaJSONResponse("The tenant after the change.", "Tenant")}}.build(),
+			"delete": oaOp{id: "tenantDelete", summary: "Delete a tenant and all its data (owners)", tag: tag, errs: []int{404, 409},
+				ok: oaMap{"204": done("The tenant and its records, events, members, invitations and keys are gone. The default tenant stays (409).")}}.build(),
+		},
+		"/api/tenants/{id}/export": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "tenantExport", summary: "Export a tenant's records (owners and admins)", tag: tag, errs: []int{404},
+				ok: oaMap{"200": oaMap{"description": "Every record as JSON lines, {\"collection\": name, \"record\": {...}}, collection by collection.",
+					"content": oaContent("application/x-ndjson", oaType("string")),
+					"headers": oaMap{"Content-Disposition": oaRef("headers", "Content-Disposition"), "Cache-Control": oaRef("headers", "Cache-Control")}}}}.build(),
+		},
+		"/api/tenants/{id}/members": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "membersList", summary: "List a tenant's members", tag: tag, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The members with their roles.", "MemberList")}}.build(),
+		},
+		"/api/tenants/{id}/members/{user}": oaMap{
+			"parameters": []any{oaRef("parameters", "TenantID"), oaRef("parameters", "MemberUser")},
+			"patch": oaOp{id: "memberRoleSet", summary: "Change a member's role (owners and admins)", tag: tag, body: "MemberRole",
+				errs: []int{400, 404, 409, 413, 415},
+				ok:   oaMap{"204": done("The role is changed. Only owners grant or take away ownership; the last owner stays one (409).")}}.build(),
+			"delete": oaOp{id: "memberRemove", summary: "Remove a member (owners and admins, or the member)", tag: tag, errs: []int{404, 409},
+				ok: oaMap{"204": done("The member is removed; its sessions in the tenant continue without it.")}}.build(),
+		},
+		"/api/tenants/{id}/roles": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "rolesList", summary: "List a tenant's custom roles", tag: tag, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The custom roles; owner, admin and member always exist.", "RoleList")}}.build(),
+			"post": oaOp{id: "roleCreate", summary: "Define a custom role (owners and admins)", tag: tag, body: "RoleInput",
+				errs: []int{400, 404, 409, 413, 415},
+				ok:   oaMap{"201": oaJSONResponse("The role, usable in access rules as @auth.role.", "Role")}}.build(),
+		},
+		"/api/tenants/{id}/roles/{name}": oaMap{
+			"parameters": []any{oaRef("parameters", "TenantID"), oaRef("parameters", "RoleName")},
+			"delete": oaOp{id: "roleDelete", summary: "Remove a custom role no member holds", tag: tag, errs: []int{404, 409},
+				ok: oaMap{"204": done("The role is gone.")}}.build(),
+		},
+		"/api/tenants/{id}/invites": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "invitesList", summary: "List open invitations (owners and admins)", tag: tag, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The invitations not yet accepted or expired.", "InviteList")}}.build(),
+			"post": oaOp{id: "inviteCreate", summary: "Invite someone by email (owners and admins)", tag: tag, body: "InviteInput",
+				errs: []int{400, 404, 409, 413, 415},
+				ok:   oaMap{"201": oaJSONResponse("The invitation, mailed; without mail its link is in accept_url.", "Invite", "Cache-Control")}}.build(),
+		},
+		"/api/tenants/{id}/invites/{invite}": oaMap{
+			"parameters": []any{oaRef("parameters", "TenantID"), oaRef("parameters", "InviteID")},
+			"delete": oaOp{id: "inviteWithdraw", summary: "Withdraw an invitation (owners and admins)", tag: tag, errs: []int{404},
+				ok: oaMap{"204": done("The invitation no longer works.")}}.build(),
+		},
+		"/api/invites/accept": oaMap{
+			"get": oaOp{id: "inviteAcceptLink", summary: "Accept an invitation: the link", tag: tag, params: []string{"InviteToken"}, errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The signed-in user, whose email is the invited one, is a member.", "Tenant")}}.build(),
+			"post": oaOp{id: "inviteAccept", summary: "Accept an invitation with its token", tag: tag, body: "TokenInput",
+				errs: []int{400, 404, 413, 415},
+				ok:   oaMap{"200": oaJSONResponse("The signed-in user, whose email is the invited one, is a member.", "Tenant")}}.build(),
+		},
+		"/api/keys": oaMap{
+			"get": oaOp{id: "keysList", summary: "List the tenant's API keys (owners and admins, or a key with the keys scope)", tag: "Keys", errs: []int{404},
+				ok: oaMap{"200": oaJSONResponse("The keys, revoked ones too; never their secrets.", "KeyList")}}.build(),
+			"post": oaOp{id: "keyCreate", summary: "Create an API key in the caller's tenant", tag: "Keys", body: "KeyInput",
+				errs: []int{400, 404, 413, 415},
+				ok:   oaMap{"201": oaJSONResponse("The key, with its secret in key: shown this once, stored only as a hash.", "Key", "Cache-Control")}}.build(),
+		},
+		"/api/keys/{id}": oaMap{
+			"parameters": []any{oaRef("parameters", "KeyID")},
+			"delete": oaOp{id: "keyRevoke", summary: "Revoke an API key of the caller's tenant", tag: "Keys", errs: []int{404},
+				ok: oaMap{"204": done("The key no longer authenticates.")}}.build(),
+		},
+		"/api/audit": oaMap{"get": oaOp{id: "auditList", summary: "Read the audit trail of the caller's tenant (owners and admins)", tag: tag,
+			params: []string{"AuditAfter", "AuditLimit"}, errs: []int{400, 404},
+			ok: oaMap{"200": oaJSONResponse("Entries in id order.", "AuditPage")}}.build()},
+	}
+}
+
+// oaTenantSchemas are the bodies of the tenant routes.
+func oaTenantSchemas() oaMap {
+	str := func(desc string) oaMap { return oaDesc(oaType("string"), desc) }
+	name := func() oaMap { return oaMap{"type": "string", "minLength": 1, "maxLength": 200} }
+	return oaMap{
+		"TenantInput": oaClosed(oaObject(oaMap{"name": name()}, "name")),
+		"Tenant": oaObject(oaMap{
+			"id": oaType("string"), "name": oaType("string"),
+			"role":    str("The caller's role: owner, admin, member or a custom role; an API key's role; absent when the tenant was made by a key."),
+			"created": oaDateTime(), "updated": oaDateTime(),
+		}, "id", "name", "created", "updated"),
+		"TenantList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Tenant"))}, "items"),
+		"Member": oaObject(oaMap{
+			"user": oaType("string"), "email": oaType("string"), "name": oaType("string"), "role": oaType("string"), "created": oaDateTime(),
+		}, "user", "email", "name", "role", "created"),
+		"MemberList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Member"))}, "items"),
+		"MemberRole": oaClosed(oaObject(oaMap{"role": str("owner, admin, member or a custom role of the tenant.")}, "role")),
+		"RoleInput":  oaClosed(oaObject(oaMap{"name": oaName(63)}, "name")),
+		"Role":       oaObject(oaMap{"name": oaType("string")}, "name"),
+		"RoleList":   oaObject(oaMap{"items": oaArray(oaType("string"))}, "items"),
+		"InviteInput": oaClosed(oaObject(oaMap{
+			"email": oaType("string"),
+			"role":  str("The role the invitee gets; member when left out."),
+		}, "email")),
+		"Invite": oaObject(oaMap{
+			"id": oaType("string"), "email": oaType("string"), "role": oaType("string"), "created": oaDateTime(), "expires": oaDateTime(),
+			"accept_url": str("The link to hand to the invitee; only when the server sends no mail, and only in the answer to the invitation."),
+		}, "id", "email", "role", "created", "expires"),
+		"InviteList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Invite"))}, "items"),
+		"AuditEntry": oaObject(oaMap{
+			"id": oaMap{"type": "integer", "format": "int64"}, "tenant": oaType("string"), "time": oaDateTime(),
+			"actor":   str("Who acted: user:<id>, key:<id> or anonymous."),
+			"action":  str("What happened, such as member.role or session.create."),
+			"target":  str("What it happened to."),
+			"ip":      oaType("string"),
+			"details": oaDesc(oaMap{}, "Particulars of the action."),
+		}, "id", "tenant", "time", "actor", "action", "target", "ip", "details"),
+		"KeyInput": oaClosed(oaObject(oaMap{
+			"name": name(),
+			"role": oaDesc(oaMap{"type": "string", "enum": []any{"admin", "service"}}, "admin: everything in the tenant; service: records."),
+			"scopes": oaDesc(oaArray(oaMap{"type": "string", "enum": oaStrings(basalt.RoleScopes(basalt.RoleAdmin))}),
+				"Narrow the key to these scopes of its role; left out, the key has all of them."),
+			"expires_in": oaDesc(oaMap{"type": "string", "example": "720h"}, "A duration after which the key stops working; left out, it never expires."),
+		}, "name", "role")),
+		"Key": oaObject(oaMap{
+			"id": str("The key's public prefix; safe to log."), "name": oaType("string"), "role": oaType("string"),
+			"scopes":  oaArray(oaType("string")),
+			"created": oaDateTime(), "expires": oaNullable(oaDateTime()), "revoked": oaNullable(oaDateTime()),
+			"key": str("The secret, bsk_...; only in the answer to POST /api/keys."),
+		}, "id", "name", "role", "scopes", "created", "expires", "revoked"),
+		"KeyList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Key"))}, "items"),
+		"AuditPage": oaObject(oaMap{
+			"items":      oaArray(oaSchemaRef("AuditEntry")),
+			"next_after": oaDesc(oaMap{"type": "string", "pattern": "^[0-9]+$"}, "Pass as after to read on (a decimal string)."),
+		}, "items", "next_after"),
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store/sqlite"
+	"basalt.dev/basalt/tenants"
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -424,6 +425,21 @@ func TestOpenAPIFacts(t *testing.T) {
 	eq("/api/events security", oaDig(t, doc, "paths", "/api/events", "get")["security"], nil)
 	eq("global security", doc["security"], []any{map[string]any{"bearer": []any{}}})
 	eq("metrics content", oaSortedKeys(oaDig(t, doc, "paths", "/metrics", "get", "responses", "200", "content")), []string{"text/plain"})
+
+	for _, public := range []string{"/api/auth/signup", "/api/auth/login", "/api/auth/refresh", "/api/auth/reset/request"} {
+		eq(public+" security", oaDig(t, doc, "paths", public, "post")["security"], []any{})
+	}
+	eq("/.well-known/jwks.json security", oaDig(t, doc, "paths", "/.well-known/jwks.json", "get")["security"], []any{})
+	eq("/api/auth/me security", oaDig(t, doc, "paths", "/api/auth/me", "get")["security"], nil)
+	eq("/api/auth/me tags", oaDig(t, doc, "paths", "/api/auth/me", "get")["tags"], []string{"Tokens"})
+	login := oaDig(t, doc, "paths", "/api/auth/login", "post", "responses")
+	eq("login 429", login["429"], map[string]any{"$ref": "#/components/responses/TooManyRequests"})
+	eq("login 200 headers", oaSortedKeys(oaDig(t, login, "200", "headers")), []string{"Cache-Control"})
+	eq("TooManyRequests headers", oaSortedKeys(oaDig(t, doc, "components", "responses", "TooManyRequests", "headers")), []string{"Retry-After"})
+	eq("signup 201 schema", oaDig(t, doc, "paths", "/api/auth/signup", "post", "responses", "201", "content", "application/json")["schema"],
+		map[string]any{"$ref": "#/components/schemas/TokenPair"})
+	eq("SignupInput.required", oaDig(t, doc, "components", "schemas", "SignupInput")["required"], []string{"email", "password"})
+	eq("Me.tenants item", oaDig(t, doc, "components", "schemas", "Me", "properties", "tenants", "items")["required"], []string{"tenant", "role"})
 }
 
 // TestOpenAPIMatchesServer drives a real server and checks each request
@@ -452,7 +468,8 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	users, tokens := oaUsers(t, st)
-	srv := NewServer(Config{BodyLimit: 1 << 20}, Deps{Records: recs, Store: st, Keys: keys, Users: users, Tokens: tokens, Version: "test"})
+	srv := NewServer(Config{BodyLimit: 1 << 20}, Deps{Records: recs, Store: st, Keys: keys, Users: users, Tokens: tokens,
+		Tenants: tenants.New(st, recs, nil, "http://basalt.test", nil, nil), Version: "test"})
 	c := &oaClient{t: t, srv: srv, key: admin}
 
 	c.load()
@@ -492,6 +509,8 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	c.do(http.StatusOK, "GET", "/metrics", nil)
 
 	c.key = ""
+	c.do(http.StatusForbidden, "GET", "/api/collections/posts/records", nil) // no list rule: API keys only
+	c.key = "bsk_aaaaaaaaaaaaaaaa_notthesecret"
 	c.do(http.StatusUnauthorized, "GET", "/api/collections/posts/records", nil)
 	c.key = service
 	c.do(http.StatusForbidden, "GET", "/api/events", nil)
@@ -500,6 +519,40 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	c.do(http.StatusNoContent, "DELETE", "/api/collections/blog_posts", nil)
 
 	oaAccountRoutes(t, c)
+	oaTenantRoutes(t, c)
+}
+
+// oaTenantRoutes drives the tenant routes through c as a new user, the
+// owner of a new tenant.
+func oaTenantRoutes(t *testing.T, c *oaClient) {
+	t.Helper()
+	c.key = ""
+	signup := c.do(http.StatusCreated, "POST", "/api/auth/signup", map[string]any{"email": "grace@example.com", "password": "correct horse battery"})
+	c.key = signup.body["access_token"].(string)
+	user := signup.body["user"].(map[string]any)["id"].(string)
+
+	created := c.do(http.StatusCreated, "POST", "/api/tenants", map[string]any{"name": "Navy"})
+	tenant := "/api/tenants/" + created.body["id"].(string)
+	c.do(http.StatusOK, "GET", "/api/tenants", nil)
+	c.do(http.StatusOK, "GET", tenant, nil)
+	c.do(http.StatusNotFound, "GET", "/api/tenants/nope", nil)
+	c.do(http.StatusOK, "PATCH", tenant, map[string]any{"name": "US Navy"})
+	c.do(http.StatusOK, "GET", tenant+"/members", nil)
+	c.do(http.StatusConflict, "PATCH", tenant+"/members/"+user, map[string]any{"role": "member"})
+	c.do(http.StatusCreated, "POST", tenant+"/roles", map[string]any{"name": "editor"})
+	c.do(http.StatusOK, "GET", tenant+"/roles", nil)
+	inv := c.do(http.StatusCreated, "POST", tenant+"/invites", map[string]any{"email": "ada@example.com", "role": "editor"})
+	c.do(http.StatusOK, "GET", tenant+"/invites", nil)
+	c.do(http.StatusNoContent, "DELETE", tenant+"/invites/"+inv.body["id"].(string), nil)
+	c.do(http.StatusNoContent, "DELETE", tenant+"/roles/editor", nil)
+	c.do(http.StatusOK, "GET", tenant+"/export", nil)
+	c.do(http.StatusNotFound, "GET", "/api/invites/accept?token=bsi_unknown", nil)
+	c.do(http.StatusNotFound, "POST", "/api/invites/accept", map[string]any{"token": "bsi_unknown"})
+
+	switched := c.do(http.StatusOK, "POST", "/api/auth/switch", map[string]any{"tenant": created.body["id"]})
+	c.key = switched.body["access_token"].(string)
+	c.do(http.StatusOK, "GET", "/api/audit?after=0&limit=10", nil)
+	c.do(http.StatusNoContent, "DELETE", tenant, nil)
 }
 
 // oaUsers returns the account service on st, with cheap password hashes.

@@ -81,6 +81,9 @@ func (k *Keys) CreateScoped(ctx context.Context, spec KeySpec) (string, *store.K
 	if err := checkScopes(role, spec.Scopes); err != nil {
 		return "", nil, err
 	}
+	if err := checkGrant(basalt.PrincipalFrom(ctx), role, spec.Scopes); err != nil {
+		return "", nil, err
+	}
 	if !spec.Expires.IsZero() && !spec.Expires.After(k.now()) {
 		return "", nil, basalt.Invalid("Invalid key.", basalt.FieldError{Field: "expires", Code: "invalid", Message: "expires must be in the future"})
 	}
@@ -135,6 +138,25 @@ func (k *Keys) Authenticate(ctx context.Context, token string) (*basalt.Principa
 		scopes = basalt.RoleScopes(sk.Role)
 	}
 	return &basalt.Principal{Kind: "key", ID: sk.ID, TenantID: sk.TenantID, Role: sk.Role, Scopes: scopes}, nil
+}
+
+// checkGrant stops a key from making a key that can do more than it can:
+// every scope of the new key must be one of the caller's. Users (owners
+// and admins, checked by ManagedTenant) and the command line may grant
+// any scope.
+func checkGrant(p *basalt.Principal, role basalt.Role, scopes []string) error {
+	if p == nil || p.Kind != "key" {
+		return nil
+	}
+	if len(scopes) == 0 {
+		scopes = basalt.RoleScopes(role)
+	}
+	for _, s := range scopes {
+		if !p.Can(s) {
+			return basalt.Errorf(basalt.CodeForbidden, "A key cannot make a key with the %s scope, which it does not have.", s)
+		}
+	}
+	return nil
 }
 
 func checkScopes(role basalt.Role, scopes []string) error {

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -107,7 +108,9 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		url := testdb.PostgresURL(t)
 		schema := testdb.Schema(t, url)
 		testdb.CreateSchema(t, url, schema)
-		testKill9(t, []string{"BASALT_DB=" + testdb.WithSearchPath(url, schema)})
+		// Any 32 bytes in base64url do; PostgreSQL nodes must share one.
+		secret := "BASALT_SECRET_KEY=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+		testKill9(t, []string{"BASALT_DB=" + testdb.WithSearchPath(url, schema), secret})
 	})
 }
 
