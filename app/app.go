@@ -69,6 +69,9 @@ func (a *App) init(ctx context.Context) error {
 	if err := a.store.Migrate(ctx); err != nil {
 		return err
 	}
+	if r, ok := a.store.(interface{ BypassesRLS(context.Context) bool }); ok && r.BypassesRLS(ctx) {
+		a.log.Warn("the database role is a superuser or has BYPASSRLS: row-level security does not guard the tenants, only the store's tenant predicate does; connect as an ordinary role (docs/operations.md)")
+	}
 	// The log position comes first: a change committed while the schema
 	// loads is then both loaded and followed, never missed.
 	head, err := a.store.EventHead(ctx)

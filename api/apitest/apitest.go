@@ -56,9 +56,10 @@ func Config(t testing.TB, d Driver) app.Config {
 	cfg.LogRequests = false
 	if d == Postgres {
 		url := testdb.PostgresURL(t)
-		schema := testdb.Schema(t, url)
-		testdb.CreateSchema(t, url, schema)
-		cfg.DB = testdb.WithSearchPath(url, schema)
+		// An ordinary role, as production should use: row-level
+		// security applies to every request of the suite.
+		roleURL, schema := testdb.Role(t, url)
+		cfg.DB = testdb.WithSearchPath(roleURL, schema)
 		cfg.DBMaxConns = 8
 		cfg.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes, tests only
 	}

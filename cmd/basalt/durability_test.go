@@ -106,11 +106,10 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		url := testdb.PostgresURL(t)
-		schema := testdb.Schema(t, url)
-		testdb.CreateSchema(t, url, schema)
+		roleURL, schema := testdb.Role(t, url)
 		// Any 32 bytes in base64url do; PostgreSQL nodes must share one.
 		secret := "BASALT_SECRET_KEY=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-		testKill9(t, []string{"BASALT_DB=" + testdb.WithSearchPath(url, schema), secret})
+		testKill9(t, []string{"BASALT_DB=" + testdb.WithSearchPath(roleURL, schema), secret})
 	})
 }
 

@@ -65,6 +65,9 @@ func CreateCollection(d filter.Dialect, c *basalt.Collection) []string {
 		b.WriteString(" STRICT, WITHOUT ROWID")
 	}
 	stmts := []string{b.String()}
+	if d == filter.Postgres {
+		stmts = append(stmts, rowSecurity(c.Name)...)
+	}
 	for _, f := range c.Fields {
 		if f.Unique {
 			stmts = append(stmts, createUniqueField(d, c.Name, f.Name))
@@ -74,6 +77,18 @@ func CreateCollection(d filter.Dialect, c *basalt.Collection) []string {
 		stmts = append(stmts, createIndex(d, c.Name, ix))
 	}
 	return stmts
+}
+
+// rowSecurity turns on PostgreSQL's row-level security for a collection's
+// table, as migration 0003 does for the tables made before it: only the
+// rows of the tenant in the setting basalt.tenant are visible and
+// writable, or every row when it is "*".
+func rowSecurity(coll string) []string {
+	t := filter.Quote(basalt.TableName(coll))
+	return []string{
+		"ALTER TABLE " + t + " ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
+		"CREATE POLICY tenant_isolation ON " + t + ` USING (tenant_id = current_setting('basalt.tenant', true) COLLATE "C" OR current_setting('basalt.tenant', true) = '*')`,
+	}
 }
 
 // DropCollection returns the statement that drops c's table and, with it,

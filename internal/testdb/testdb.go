@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"strings"
 	"testing"
@@ -50,32 +52,35 @@ func Schema(t testing.TB, url string) string {
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Logf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`); err != nil {
+		if err := exec(url, `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`); err != nil {
 			t.Logf("drop schema %s: %v", name, err)
 		}
 	})
 	return name
 }
 
-// CreateSchema creates a schema (for servers that take a search path).
-func CreateSchema(t testing.TB, url, schema string) {
-	t.Helper()
+// exec runs statements on a connection of its own, in order, stopping at
+// the first error.
+func exec(url string, stmts ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
+		return err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS "`+schema+`"`); err != nil {
+	for _, stmt := range stmts {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
+// CreateSchema creates a schema (for servers that take a search path).
+func CreateSchema(t testing.TB, url, schema string) {
+	t.Helper()
+	if err := exec(url, `CREATE SCHEMA IF NOT EXISTS "`+schema+`"`); err != nil {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
 }
@@ -87,4 +92,34 @@ func WithSearchPath(url, schema string) string {
 		sep = "&"
 	}
 	return url + sep + "search_path=" + schema
+}
+
+// Role makes an ordinary login role (no superuser, no BYPASSRLS) that
+// owns a new schema, as production should connect, and returns the URL
+// that connects as it with that schema on the search path. Row-level
+// security applies to it. The role and schema go when the test ends.
+func Role(t testing.TB, url string) (roleURL, schema string) {
+	t.Helper()
+	schema = Schema(t, url)
+	role := `"` + schema + `"`
+	if err := exec(url, `CREATE ROLE `+role+` LOGIN NOSUPERUSER NOBYPASSRLS`, `CREATE SCHEMA `+role+` AUTHORIZATION `+role); err != nil {
+		t.Fatalf("create role %s: %v", schema, err)
+	}
+	// The schema goes first: a role that owns objects cannot be dropped.
+	t.Cleanup(func() {
+		if err := exec(url, `DROP SCHEMA IF EXISTS `+role+` CASCADE`, `DROP OWNED BY `+role, `DROP ROLE IF EXISTS `+role); err != nil {
+			t.Logf("drop role %s: %v", schema, err)
+		}
+	})
+	return withUser(url, schema), schema
+}
+
+// withUser returns url connecting as user.
+func withUser(url, user string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return url
+	}
+	u.User = neturl.User(user)
+	return u.String()
 }

@@ -65,6 +65,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
 	}
+	// A new connection sees no tenant's rows until a statement says whose.
+	cfg.ConnConfig.RuntimeParams["basalt.tenant"] = ""
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -87,6 +89,15 @@ func createSchema(ctx context.Context, cfg *pgx.ConnConfig, schema string) error
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
 	defer conn.Close(ctx)
+	// A role without CREATE on the database may still use a schema made
+	// for it, so look before creating.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, filter.Quote(schema)).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: create schema %s: %w", schema, err)
+	}
+	if exists {
+		return nil
+	}
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+filter.Quote(schema)); err != nil {
 		return fmt.Errorf("postgres: create schema %s: %w", schema, err)
 	}
@@ -113,11 +124,27 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// tx runs fn in a transaction and commits it; an error rolls it back.
+// allTenants is the tenant setting of Basalt's own cross-tenant work
+// (the event log's readers, schema changes, deleting a tenant).
+const allTenants = "*"
+
+// tx runs fn in a transaction acting for every tenant (see txAs).
 func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return db.txAs(ctx, allTenants, fn)
+}
+
+// txAs runs fn in a transaction and commits it; an error rolls it back.
+// The transaction's basalt.tenant setting is tenant: row-level security
+// lets it see and write only that tenant's rows, whatever its statements
+// say (the second wall behind the tenant predicate every statement has).
+func (db *DB) txAs(ctx context.Context, tenant string, fn func(pgx.Tx) error) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	if _, err := tx.Exec(ctx, setTenant, tenant, true); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("postgres: set tenant: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		if rerr := tx.Rollback(context.WithoutCancel(ctx)); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
@@ -149,4 +176,49 @@ func mustSub(fsys embed.FS, dir string) fs.FS {
 		panic(err) // the directory is embedded at build time
 	}
 	return sub
+}
+
+const setTenant = `SELECT set_config('basalt.tenant', $1, $2)`
+
+// read runs a query as tenant outside a transaction: the setting and the
+// query go in one round trip (a pipelined batch) on one connection.
+func (db *DB) read(ctx context.Context, tenant, query string, args []any, fn func(pgx.Rows) error) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: acquire: %w", err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(setTenant, tenant, false)
+	b.Queue(query, args...)
+	br := conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return fmt.Errorf("postgres: set tenant: %w", err)
+	}
+	rows, err := br.Query()
+	if err == nil {
+		err = fn(rows)
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	return errors.Join(err, br.Close())
+}
+
+// bypassesRLS reports whether the connecting role skips row-level
+// security (a superuser, or a role with BYPASSRLS): then only the tenant
+// predicates guard the tenants.
+func (db *DB) bypassesRLS(ctx context.Context) (bool, error) {
+	var bypass bool
+	err := db.pool.QueryRow(ctx, `SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&bypass)
+	return bypass, err
+}
+
+// BypassesRLS reports whether row-level security does not apply to the
+// role the store connects as; the app warns about it.
+func (db *DB) BypassesRLS(ctx context.Context) bool {
+	b, err := db.bypassesRLS(ctx)
+	return err == nil && b
 }

@@ -10,12 +10,15 @@ import (
 	"basalt.dev/basalt/store/storetest"
 )
 
+// TestStore runs the conformance suite as an ordinary role, the way
+// production should connect: row-level security applies to every
+// statement, so the suite also proves the store sets the tenant right.
 func TestStore(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		schema := testdb.Schema(t, url)
+		roleURL, schema := testdb.Role(t, url)
 		return func(t *testing.T) store.Store {
-			db, err := postgres.Open(context.Background(), url, postgres.Options{Schema: schema, MaxConns: 8})
+			db, err := postgres.Open(context.Background(), roleURL, postgres.Options{Schema: schema, MaxConns: 8})
 			if err != nil {
 				t.Fatalf("Open() = %v", err)
 			}

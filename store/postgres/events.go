@@ -54,7 +54,11 @@ func (db *DB) settled(ctx context.Context) (int64, error) {
 	defer h.mu.Unlock()
 	if !h.init {
 		var m int64
-		if err := db.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM _events`).Scan(&m); err != nil {
+		if err := db.read(ctx, allTenants, `SELECT coalesce(max(position), 0) FROM _events`, nil, func(rows pgx.Rows) error {
+			var err error
+			m, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+			return err
+		}); err != nil {
 			return 0, fmt.Errorf("postgres: event horizon: %w", err)
 		}
 		if err := db.fence(ctx); err != nil {
@@ -63,11 +67,12 @@ func (db *DB) settled(ctx context.Context) (int64, error) {
 		h.pos, h.init = m, true
 	}
 	for {
-		rows, err := db.pool.Query(ctx, `SELECT position FROM _events WHERE position > $1 ORDER BY position LIMIT 1000`, h.pos)
-		if err != nil {
-			return 0, fmt.Errorf("postgres: event horizon: %w", err)
-		}
-		seen, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		var seen []int64
+		err := db.read(ctx, allTenants, `SELECT position FROM _events WHERE position > $1 ORDER BY position LIMIT 1000`, []any{h.pos}, func(rows pgx.Rows) error {
+			var err error
+			seen, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+			return err
+		})
 		if err != nil {
 			return 0, fmt.Errorf("postgres: event horizon: %w", err)
 		}
@@ -133,29 +138,31 @@ func (db *DB) EventList(ctx context.Context, p *store.EventListParams) ([]basalt
 		return nil, nil
 	}
 	s := sqlgen.EventList(filter.Postgres, p, through)
-	rows, err := db.pool.Query(ctx, s.SQL, s.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list events: %w", err)
+	tenant := p.TenantID
+	if p.AllTenants {
+		tenant = allTenants
 	}
-	defer rows.Close()
 	var out []basalt.Event
-	for rows.Next() {
-		var (
-			pos                  int64
-			tenant, coll, id, op string
-			rec                  []byte
-			at                   time.Time
-		)
-		if err := rows.Scan(&pos, &tenant, &coll, &id, &op, &rec, &at); err != nil {
-			return nil, fmt.Errorf("postgres: list events: %w", err)
+	err = db.read(ctx, tenant, s.SQL, s.Args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				pos                  int64
+				tenant, coll, id, op string
+				rec                  []byte
+				at                   time.Time
+			)
+			if err := rows.Scan(&pos, &tenant, &coll, &id, &op, &rec, &at); err != nil {
+				return err
+			}
+			e, err := sqlgen.ScanEvent(pos, tenant, coll, id, op, rec, at)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
 		}
-		e, err := sqlgen.ScanEvent(pos, tenant, coll, id, op, rec, at)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
 	return out, nil

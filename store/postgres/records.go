@@ -25,7 +25,7 @@ func (db *DB) RecordInsert(ctx context.Context, p *store.RecordInsertParams) (*b
 	q := db.records(p.Collection)
 	ins := q.Insert(p.TenantID, p.Record)
 	ev := sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpCreate, p.Record, p.Record.Updated)
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err := db.txAs(ctx, p.TenantID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, ins.SQL, ins.Args...); err != nil {
 			if e := interpretError(err, p.Collection); e != err {
 				return e
@@ -51,7 +51,16 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 		return nil, err
 	}
 	vals, ptrs := scanDest(q.Columns())
-	if err := db.pool.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
+	err = db.read(ctx, p.TenantID, s.SQL, s.Args, func(rows pgx.Rows) error {
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return pgx.ErrNoRows
+		}
+		return rows.Scan(ptrs...)
+	})
+	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, sqlgen.NotFound(p.Collection, p.ID)
 		}
@@ -75,7 +84,7 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 	}
 	var rec *basalt.Record
 	var ev *basalt.Event
-	err = db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.txAs(ctx, p.TenantID, func(tx pgx.Tx) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -115,7 +124,7 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 		return nil, err
 	}
 	var ev *basalt.Event
-	err = db.tx(ctx, func(tx pgx.Tx) error {
+	err = db.txAs(ctx, p.TenantID, func(tx pgx.Tx) error {
 		vals, ptrs := scanDest(q.Columns())
 		if err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -166,27 +175,22 @@ func (db *DB) RecordList(ctx context.Context, p *store.RecordListParams) ([]*bas
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.pool.Query(ctx, s.SQL, s.Args...)
-	if err != nil {
-		if e := interpretError(err, p.Collection); e != err {
-			return nil, e
-		}
-		return nil, fmt.Errorf("postgres: list %s: %w", p.Collection.Name, err)
-	}
-	defer rows.Close()
 	out := make([]*basalt.Record, 0, p.Limit)
 	vals, ptrs := scanDest(q.Columns())
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("postgres: list %s: %w", p.Collection.Name, err)
+	err = db.read(ctx, p.TenantID, s.SQL, s.Args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			r, err := q.Scan(vals)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
 		}
-		r, err := q.Scan(vals)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		if e := interpretError(err, p.Collection); e != err {
 			return nil, e
 		}
@@ -211,11 +215,12 @@ func (db *DB) ExplainList(ctx context.Context, p *store.RecordListParams) (strin
 	if err != nil {
 		return "", err
 	}
-	rows, err := db.pool.Query(ctx, "EXPLAIN "+s.SQL, s.Args...)
-	if err != nil {
-		return "", fmt.Errorf("postgres: explain: %w", err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var lines []string
+	err = db.read(ctx, p.TenantID, "EXPLAIN "+s.SQL, s.Args, func(rows pgx.Rows) error {
+		var err error
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("postgres: explain: %w", err)
 	}
