@@ -87,7 +87,7 @@ func rowSecurity(coll string) []string {
 	t := filter.Quote(basalt.TableName(coll))
 	return []string{
 		"ALTER TABLE " + t + " ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
-		"CREATE POLICY tenant_isolation ON " + t + ` USING (tenant_id = current_setting('basalt.tenant', true) COLLATE "C" OR current_setting('basalt.tenant', true) = '*')`,
+		"CREATE POLICY tenant_isolation ON " + t + ` USING (tenant_id = (SELECT current_setting('basalt.tenant', true)) COLLATE "C" OR (SELECT current_setting('basalt.tenant', true)) = '*')`,
 	}
 }
 

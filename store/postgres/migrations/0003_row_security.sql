@@ -7,10 +7,12 @@
 -- nothing. FORCE applies the policy to the tables' owner too, the role
 -- Basalt connects as; superusers and BYPASSRLS roles still pass it, so
 -- production should connect as an ordinary role (docs/operations.md).
+-- The setting is read in a subquery: evaluated once per statement, not
+-- once per row, so a scan costs about what it would without the policy.
 
 ALTER TABLE _events ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON _events
-  USING (tenant_id = current_setting('basalt.tenant', true) COLLATE "C" OR current_setting('basalt.tenant', true) = '*');
+  USING (tenant_id = (SELECT current_setting('basalt.tenant', true)) COLLATE "C" OR (SELECT current_setting('basalt.tenant', true)) = '*');
 
 DO $$
 DECLARE
@@ -18,6 +20,6 @@ DECLARE
 BEGIN
   FOR t IN SELECT 'c_' || name FROM _collections LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', t);
-    EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_setting(''basalt.tenant'', true) COLLATE "C" OR current_setting(''basalt.tenant'', true) = ''*'')', t);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = (SELECT current_setting(''basalt.tenant'', true)) COLLATE "C" OR (SELECT current_setting(''basalt.tenant'', true)) = ''*'')', t);
   END LOOP;
 END $$;
