@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,8 +10,7 @@ import (
 )
 
 func keyAudit(r *http.Request, tenant, action, target string) *store.AuditEntry {
-	p := basalt.PrincipalFrom(r.Context())
-	return &store.AuditEntry{TenantID: tenant, Time: time.Now().UTC(), Actor: p.Kind + ":" + p.ID, Action: action, Target: target, IP: clientIP(r), Details: json.RawMessage("{}")}
+	return store.NewAuditEntry(r.Context(), time.Now(), tenant, action, target, nil)
 }
 
 func handleKeyCreate(keys *auth.Keys, st store.Store) http.Handler {

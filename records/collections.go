@@ -41,7 +41,7 @@ func (s *Service) CreateCollection(ctx context.Context, c *basalt.Collection) (*
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	c.Created, c.Updated = now, now
-	if err := s.store.CollectionCreate(ctx, c); err != nil {
+	if err := s.store.CollectionCreate(ctx, c, s.audit(ctx, "collection.create", c.Name, nil)); err != nil {
 		return nil, err
 	}
 	s.setCollection(c.Name, c)
@@ -82,7 +82,8 @@ func (s *Service) UpdateCollection(ctx context.Context, name string, p *Collecti
 		return nil, err
 	}
 	next.Created, next.Updated = old.Created, s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.CollectionUpdate(ctx, &store.CollectionUpdateParams{Old: old, New: next, Renames: p.Rename}); err != nil {
+	if err := s.store.CollectionUpdate(ctx, &store.CollectionUpdateParams{Old: old, New: next, Renames: p.Rename,
+		Audit: s.audit(ctx, "collection.update", name, map[string]any{"renames": p.Rename})}); err != nil {
 		return nil, err
 	}
 	s.setCollection(name, next)
@@ -199,7 +200,7 @@ func (s *Service) DeleteCollection(ctx context.Context, name string) error {
 	if _, err := s.collection(name); err != nil {
 		return err
 	}
-	if err := s.store.CollectionDelete(ctx, name); err != nil {
+	if err := s.store.CollectionDelete(ctx, name, s.audit(ctx, "collection.delete", name, nil)); err != nil {
 		return err
 	}
 	s.setCollection(name, nil)
@@ -232,4 +233,15 @@ func (s *Service) ApplySchemaEvent(e *basalt.Event) {
 
 func sortCollections(cs []*basalt.Collection) {
 	slices.SortFunc(cs, func(a, b *basalt.Collection) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// audit describes a change of definition by the caller in ctx, in the
+// audit trail of the caller's tenant (definitions are the app's, shared
+// by every tenant; the caller is an admin key of one).
+func (s *Service) audit(ctx context.Context, action, collection string, details any) *store.AuditEntry {
+	tenant := basalt.DefaultTenant
+	if p := basalt.PrincipalFrom(ctx); p != nil && p.TenantID != "" {
+		tenant = p.TenantID
+	}
+	return store.NewAuditEntry(ctx, s.now(), tenant, action, collection, details)
 }

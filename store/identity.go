@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"basalt.dev/basalt"
 )
 
 // Identity is the storage of users, tenants, memberships, sessions,
@@ -212,4 +214,21 @@ type AuditEntry struct {
 	Target   string          `json:"target"`
 	IP       string          `json:"ip"`
 	Details  json.RawMessage `json:"details"`
+}
+
+// NewAuditEntry describes an action of the caller in ctx (its principal
+// and client address) on target in tenant, at now. details is encoded as
+// JSON; nil is {}.
+func NewAuditEntry(ctx context.Context, now time.Time, tenant, action, target string, details any) *AuditEntry {
+	actor := "anonymous"
+	if p := basalt.PrincipalFrom(ctx); p != nil {
+		actor = p.Kind + ":" + p.ID
+	}
+	data := json.RawMessage("{}")
+	if details != nil {
+		if b, err := json.Marshal(details); err == nil {
+			data = b
+		}
+	}
+	return &AuditEntry{TenantID: tenant, Time: now.UTC(), Actor: actor, Action: action, Target: target, IP: basalt.ClientIP(ctx), Details: data}
 }

@@ -39,15 +39,16 @@ type Store interface {
 	// CollectionList returns every collection, ordered by name.
 	CollectionList(ctx context.Context) ([]*basalt.Collection, error)
 	// CollectionCreate creates the collection's table and indexes and
-	// records its definition. CodeConflict if the name is taken.
-	CollectionCreate(ctx context.Context, c *basalt.Collection) error
+	// records its definition, and the audit entry if not nil, in one
+	// transaction. CodeConflict if the name is taken.
+	CollectionCreate(ctx context.Context, c *basalt.Collection, audit *AuditEntry) error
 	// CollectionUpdate changes a collection from p.Old to p.New, keeping
 	// the data of every field that survives. CodeNotFound, CodeConflict
 	// (a new unique index over duplicate values).
 	CollectionUpdate(ctx context.Context, p *CollectionUpdateParams) error
-	// CollectionDelete drops the collection and all its records.
-	// CodeNotFound.
-	CollectionDelete(ctx context.Context, name string) error
+	// CollectionDelete drops the collection and all its records, and
+	// writes the audit entry if not nil. CodeNotFound.
+	CollectionDelete(ctx context.Context, name string, audit *AuditEntry) error
 
 	// RecordInsert stores a new record and appends its create event.
 	// CodeConflict if the id or a unique value is taken.
@@ -98,6 +99,7 @@ type CollectionUpdateParams struct {
 	Old     *basalt.Collection
 	New     *basalt.Collection
 	Renames map[string]string
+	Audit   *AuditEntry // written with the change when not nil
 }
 
 // RecordInsertParams is a record to create.

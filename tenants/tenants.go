@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"time"
@@ -218,13 +217,7 @@ func (s *Service) manager(ctx context.Context, tenant string) (string, error) {
 }
 
 func (s *Service) audit(ctx context.Context, tenant, action, target string, details any) *store.AuditEntry {
-	p := basalt.PrincipalFrom(ctx)
-	actor := "anonymous"
-	if p != nil {
-		actor = p.Kind + ":" + p.ID
-	}
-	data, _ := json.Marshal(details)
-	return &store.AuditEntry{TenantID: tenant, Time: s.now().UTC(), Actor: actor, Action: action, Target: target, IP: basalt.ClientIP(ctx), Details: data}
+	return store.NewAuditEntry(ctx, s.now(), tenant, action, target, details)
 }
 
 func newID(now time.Time) string {

@@ -7,8 +7,10 @@ import (
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/filter"
+	"basalt.dev/basalt/internal/dbq"
 	"basalt.dev/basalt/internal/sqlgen"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/sqlstore"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -34,7 +36,7 @@ func (db *DB) CollectionList(ctx context.Context) ([]*basalt.Collection, error) 
 }
 
 // CollectionCreate implements store.Store.
-func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection) error {
+func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection, audit *store.AuditEntry) error {
 	def, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("postgres: encode collection: %w", err)
@@ -52,6 +54,9 @@ func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection) error 
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("postgres: create collection %s: %w", c.Name, err)
 			}
+		}
+		if err := appendAudit(ctx, tx, audit); err != nil {
+			return err
 		}
 		return db.appendSchemaEvent(ctx, tx, c.Name, c)
 	})
@@ -80,12 +85,15 @@ func (db *DB) CollectionUpdate(ctx context.Context, p *store.CollectionUpdatePar
 				return fmt.Errorf("postgres: alter collection %s: %q: %w", p.Old.Name, s.SQL, err)
 			}
 		}
+		if err := appendAudit(ctx, tx, p.Audit); err != nil {
+			return err
+		}
 		return db.appendSchemaEvent(ctx, tx, p.New.Name, p.New)
 	})
 }
 
 // CollectionDelete implements store.Store.
-func (db *DB) CollectionDelete(ctx context.Context, name string) error {
+func (db *DB) CollectionDelete(ctx context.Context, name string, audit *store.AuditEntry) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM _collections WHERE name = $1`, name)
 		if err != nil {
@@ -96,6 +104,9 @@ func (db *DB) CollectionDelete(ctx context.Context, name string) error {
 		}
 		if _, err := tx.Exec(ctx, sqlgen.DropCollection(&basalt.Collection{Name: name})); err != nil {
 			return fmt.Errorf("postgres: drop collection %s: %w", name, err)
+		}
+		if err := appendAudit(ctx, tx, audit); err != nil {
+			return err
 		}
 		db.recs.Delete(name)
 		return db.appendSchemaEvent(ctx, tx, name, nil)
@@ -114,4 +125,16 @@ func (db *DB) appendSchemaEvent(ctx context.Context, tx pgx.Tx, name string, aft
 		e.Record = def
 	}
 	return appendEvent(ctx, tx, e)
+}
+
+// appendAudit writes a, if not nil, in the transaction of the change.
+func appendAudit(ctx context.Context, tx pgx.Tx, a *store.AuditEntry) error {
+	if a == nil {
+		return nil
+	}
+	query, args := sqlstore.AuditInsert(filter.Postgres, a)
+	if _, err := tx.Exec(ctx, dbq.Rebind(filter.Postgres, query), args...); err != nil {
+		return fmt.Errorf("postgres: audit %s: %w", a.Action, err)
+	}
+	return nil
 }

@@ -32,7 +32,7 @@ func TestRowSecurity(t *testing.T) {
 		t.Fatal("BypassesRLS() = true for an ordinary role")
 	}
 	posts := &basalt.Collection{Name: "posts", Created: time.Now(), Updated: time.Now(), Fields: []basalt.Field{{Name: "title", Type: basalt.TypeText}}}
-	if err := db.CollectionCreate(ctx, posts); err != nil {
+	if err := db.CollectionCreate(ctx, posts, nil); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)

@@ -9,6 +9,7 @@ import (
 	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/internal/sqlgen"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/sqlstore"
 )
 
 // CollectionList implements store.Store.
@@ -34,7 +35,7 @@ func (db *DB) CollectionList(ctx context.Context) ([]*basalt.Collection, error) 
 }
 
 // CollectionCreate implements store.Store.
-func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection) error {
+func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection, audit *store.AuditEntry) error {
 	def, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("sqlite: encode collection: %w", err)
@@ -52,6 +53,9 @@ func (db *DB) CollectionCreate(ctx context.Context, c *basalt.Collection) error 
 			if _, err := t.execOnce(stmt); err != nil {
 				return fmt.Errorf("sqlite: create collection %s: %w", c.Name, err)
 			}
+		}
+		if err := appendAudit(t, audit); err != nil {
+			return err
 		}
 		t.afterCommit(func(rc *recordCache) { rc.dropCollection(c.Name) })
 		return appendSchemaEvent(t, c, c)
@@ -81,6 +85,9 @@ func (db *DB) CollectionUpdate(ctx context.Context, p *store.CollectionUpdatePar
 				return fmt.Errorf("sqlite: alter collection %s: %q: %w", p.Old.Name, s.SQL, err)
 			}
 		}
+		if err := appendAudit(t, p.Audit); err != nil {
+			return err
+		}
 		t.afterCommit(func(rc *recordCache) { rc.dropCollection(p.New.Name) })
 		return appendSchemaEvent(t, p.New, p.New)
 	})
@@ -93,7 +100,7 @@ func alterConflict(c *basalt.Collection, err error) error {
 }
 
 // CollectionDelete implements store.Store.
-func (db *DB) CollectionDelete(ctx context.Context, name string) error {
+func (db *DB) CollectionDelete(ctx context.Context, name string, audit *store.AuditEntry) error {
 	return db.do(ctx, func(t *txn) error {
 		res, err := t.execOnce(`DELETE FROM _collections WHERE name = ?`, name)
 		if err != nil {
@@ -105,6 +112,9 @@ func (db *DB) CollectionDelete(ctx context.Context, name string) error {
 		c := &basalt.Collection{Name: name}
 		if _, err := t.execOnce(sqlgen.DropCollection(c)); err != nil {
 			return fmt.Errorf("sqlite: drop collection %s: %w", name, err)
+		}
+		if err := appendAudit(t, audit); err != nil {
+			return err
 		}
 		db.recs.Delete(name)
 		t.afterCommit(func(rc *recordCache) { rc.dropCollection(name) })
@@ -125,4 +135,16 @@ func appendSchemaEvent(t *txn, c *basalt.Collection, after *basalt.Collection) e
 	}
 	_, err := appendEvent(t, e)
 	return err
+}
+
+// appendAudit writes a, if not nil, in the transaction of the change.
+func appendAudit(t *txn, a *store.AuditEntry) error {
+	if a == nil {
+		return nil
+	}
+	query, args := sqlstore.AuditInsert(filter.SQLite, a)
+	if _, err := t.execOnce(query, args...); err != nil {
+		return fmt.Errorf("sqlite: audit %s: %w", a.Action, err)
+	}
+	return nil
 }

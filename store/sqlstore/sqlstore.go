@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"basalt.dev/basalt"
+	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/internal/dbq"
 	"basalt.dev/basalt/store"
 )
@@ -45,16 +46,23 @@ func (s *Identity) appendAudit(ctx context.Context, tx dbq.Q, a *store.AuditEntr
 	if a == nil {
 		return nil
 	}
+	query, args := AuditInsert(s.db.Dialect(), a)
+	if _, err := tx.Exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("sqlstore: audit %s: %w", a.Action, err)
+	}
+	return nil
+}
+
+// AuditInsert returns the statement that appends a, with ? placeholders
+// (dbq.Rebind turns them into d's), for the drivers to run in the
+// transaction of the change it records.
+func AuditInsert(d filter.Dialect, a *store.AuditEntry) (string, []any) {
 	details := a.Details
 	if len(details) == 0 {
 		details = json.RawMessage("{}")
 	}
-	_, err := tx.Exec(ctx, (`INSERT INTO _audit (tenant_id, time, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		a.TenantID, s.t(a.Time), a.Actor, a.Action, a.Target, a.IP, dbq.JSON(s.db.Dialect(), details))
-	if err != nil {
-		return fmt.Errorf("sqlstore: audit %s: %w", a.Action, err)
-	}
-	return nil
+	return `INSERT INTO _audit (tenant_id, time, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		[]any{a.TenantID, dbq.Time(d, a.Time), a.Actor, a.Action, a.Target, a.IP, dbq.JSON(d, details)}
 }
 
 // AuditAppend implements store.Identity.

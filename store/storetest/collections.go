@@ -16,7 +16,7 @@ func testCollections(t *testing.T, newDB func(t *testing.T) Opener) {
 		ctx := context.Background()
 		s := open(t, newDB)
 		c := MustCollection(t, s, postsDef())
-		err := s.CollectionCreate(ctx, postsDef())
+		err := s.CollectionCreate(ctx, postsDef(), nil)
 		wantCode(t, "CollectionCreate(duplicate)", err, basalt.CodeConflict)
 
 		list, err := s.CollectionList(ctx)
@@ -24,14 +24,18 @@ func testCollections(t *testing.T, newDB func(t *testing.T) Opener) {
 			t.Fatalf("CollectionList() = %v, %v; want [posts]", list, err)
 		}
 		MustInsert(t, s, basalt.DefaultTenant, c, NewRecord("a", map[string]any{"title": "x"}))
-		if err := s.CollectionDelete(ctx, "posts"); err != nil {
+		if err := s.CollectionDelete(ctx, "posts", nil); err != nil {
 			t.Fatalf("CollectionDelete() = %v", err)
 		}
-		wantCode(t, "CollectionDelete(again)", s.CollectionDelete(ctx, "posts"), basalt.CodeNotFound)
+		wantCode(t, "CollectionDelete(again)", s.CollectionDelete(ctx, "posts", nil), basalt.CodeNotFound)
 		// A new collection of the same name starts empty.
 		c = MustCollection(t, s, postsDef())
 		_, err = s.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.DefaultTenant, Collection: c, ID: "a"})
 		wantCode(t, "RecordGet after re-create", err, basalt.CodeNotFound)
+	})
+	t.Run("Audited", func(t *testing.T) {
+		t.Parallel()
+		testCollectionAudit(t, open(t, newDB))
 	})
 	t.Run("AlterKeepsData", func(t *testing.T) {
 		t.Parallel()
@@ -60,7 +64,7 @@ func testCollections(t *testing.T, newDB func(t *testing.T) Opener) {
 		ctx := context.Background()
 		s := open(t, newDB)
 		c := MustCollection(t, s, postsDef())
-		if err := s.CollectionDelete(ctx, c.Name); err != nil {
+		if err := s.CollectionDelete(ctx, c.Name, nil); err != nil {
 			t.Fatal(err)
 		}
 		events, err := s.EventList(ctx, &store.EventListParams{AllTenants: true, Limit: 10})
@@ -133,4 +137,43 @@ func cloneCollection(c *basalt.Collection) *basalt.Collection {
 		n.Indexes = append(n.Indexes, ix)
 	}
 	return &n
+}
+
+// testCollectionAudit checks that a change of definition and its audit
+// entry commit together: a change that fails leaves no entry.
+func testCollectionAudit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	entry := func(action string) *store.AuditEntry {
+		return &store.AuditEntry{TenantID: basalt.DefaultTenant, Time: testNow, Actor: "key:k1", Action: action, Target: "posts", IP: "192.0.2.1"}
+	}
+	c := postsDef()
+	if err := s.CollectionCreate(ctx, c, entry("collection.create")); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "CollectionCreate(duplicate)", s.CollectionCreate(ctx, postsDef(), entry("collection.create")), basalt.CodeConflict)
+	MustInsert(t, s, basalt.DefaultTenant, c, NewRecord("a", map[string]any{"title": "same"}))
+	MustInsert(t, s, basalt.DefaultTenant, c, NewRecord("b", map[string]any{"title": "same"}))
+	next := cloneCollection(c)
+	next.Fields[0].Unique = true
+	wantCode(t, "CollectionUpdate(unique over duplicates)", s.CollectionUpdate(ctx, &store.CollectionUpdateParams{Old: c, New: next, Audit: entry("collection.update")}), basalt.CodeConflict)
+	next = cloneCollection(c)
+	next.Fields = append(next.Fields, basalt.Field{Name: "extra", Type: basalt.TypeText})
+	if err := s.CollectionUpdate(ctx, &store.CollectionUpdateParams{Old: c, New: next, Audit: entry("collection.update")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CollectionDelete(ctx, "posts", entry("collection.delete")); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "CollectionDelete(again)", s.CollectionDelete(ctx, "posts", entry("collection.delete")), basalt.CodeNotFound)
+	entries, err := s.AuditList(ctx, basalt.DefaultTenant, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	if want := []string{"collection.create", "collection.update", "collection.delete"}; !slices.Equal(actions, want) {
+		t.Errorf("audit actions = %v, want %v (failed changes leave no entry)", actions, want)
+	}
 }

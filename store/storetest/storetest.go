@@ -75,7 +75,7 @@ func MustCollection(t testing.TB, s store.Store, c *basalt.Collection) *basalt.C
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate(%s) = %v", c.Name, err)
 	}
-	if err := s.CollectionCreate(context.Background(), c); err != nil {
+	if err := s.CollectionCreate(context.Background(), c, nil); err != nil {
 		t.Fatalf("CollectionCreate(%s) = %v", c.Name, err)
 	}
 	return c
