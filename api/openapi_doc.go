@@ -230,6 +230,8 @@ func oaBaseTags() []any {
 		oaMap{"name": "Records", "description": "Records of any collection, untyped. Each live collection also has typed paths under its own tag. " +
 			"API keys pass every access rule; users and anonymous callers meet the collection's rules, and a rule left null admits API keys only."},
 		oaMap{"name": "Events", "description": "The event log. Admin keys only."},
+		oaMap{"name": "Realtime", "description": "Changes as they happen, from the event log: each event carries its position, and a client that reconnects with the last one it got " +
+			"misses nothing and gets nothing twice. Users and anonymous callers see what the collection's rules let them see."},
 		oaMap{"name": "Operations", "description": "Health, readiness, metrics and this document. No credentials needed."},
 		oaMap{"name": "Tokens", "description": "User accounts and their tokens: sign-up and sign-in, refresh, sessions, " +
 			"passwords, mailed links and second factors, and the keys that verify access tokens. " +
@@ -257,6 +259,15 @@ func oaBasePaths() oaMap {
 		"/api/events": oaMap{"get": oaOp{id: "eventsList", summary: "Read the event log after a position", tag: "Events",
 			params: []string{"EventsAfter", "EventsLimit"}, errs: []int{400},
 			ok: oaMap{"200": oaJSONResponse("Events in position order.", "EventPage")}}.build()},
+		"/api/realtime": oaMap{"get": oaOp{id: "realtimeStream", summary: "Follow changes as Server-Sent Events", tag: "Realtime", anonymous: true,
+			params: []string{"Subscribe", "RealtimeFilter", "RealtimeAfter", "LastEventID", "Ticket"}, errs: []int{400, 404, 429},
+			ok: oaMap{"200": oaMap{"description": "A stream of events, each `id: <position>`, `event: create|update|delete`, " +
+				"`data: {\"position\",\"collection\",\"op\",\"time\",\"record\"}`, only those the collection's list rule (view rule for one record) " +
+				"lets the caller see at the time of the event, without hidden fields. Comments keep an idle stream alive. " +
+				"The stream ends when the caller's credential is revoked, or when it falls too far behind: reconnect with Last-Event-ID.",
+				"content": oaContent("text/event-stream", oaType("string"))}}}.build()},
+		"/api/realtime/tickets": oaMap{"post": oaOp{id: "realtimeTicket", summary: "Get a one-use ticket for a realtime stream", tag: "Realtime",
+			ok: oaMap{"201": oaJSONResponse("A ticket for ?ticket= on /api/realtime, good once within a minute, standing for the caller.", "Ticket", "Cache-Control")}}.build()},
 		"/api/collections": oaMap{
 			"get": oaOp{id: "collectionsList", summary: "List the collections", tag: "Collections",
 				ok: oaMap{"200": oaJSONResponse("Every collection, by name.", "CollectionList")}}.build(),
@@ -372,6 +383,14 @@ func oaParameters() oaMap {
 			"description": "Comma-separated fields to return; the others are left out of each record."},
 		"IfNoneMatch": header("If-None-Match", "ETags the client has; a match answers 304 without a body."),
 		"IfMatch":     header("If-Match", "The ETag the client last read; the write fails with 412 if the record has changed since."),
+		"Subscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "required": true, "schema": oaType("string"),
+			"description": "Comma-separated collections, or collection/id for one record, to follow (at most 32)."},
+		"RealtimeFilter": oaMap{"name": "filter", "in": "query", "schema": oaType("string"),
+			"description": "A filter every subscribed collection's events must meet, in the filter language of lists."},
+		"RealtimeAfter": query("after", "Resume after this position: every later event is replayed from the log, then the stream goes live. Without it (and without Last-Event-ID) the stream starts live.",
+			oaMap{"type": "integer", "format": "int64", "minimum": 0}),
+		"LastEventID": header("Last-Event-ID", "The id of the last event received; EventSource sends it when it reconnects. Takes precedence over after."),
+		"Ticket": query("ticket", "A ticket from POST /api/realtime/tickets, for clients that cannot send Authorization (a browser's EventSource).", oaType("string")),
 		"EventsAfter": query("after", "Return events after this position (0: from the start).",
 			oaMap{"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
 		"EventsLimit": query("limit", "Events per page.", oaMap{"type": "integer", "minimum": 1, "maximum": maxEventLimit, "default": defaultEventLimit}),
@@ -916,6 +935,10 @@ func oaTenantSchemas() oaMap {
 			"key": str("The secret, bsk_...; only in the answer to POST /api/keys."),
 		}, "id", "name", "role", "scopes", "created", "expires", "revoked"),
 		"KeyList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Key"))}, "items"),
+		"Ticket": oaObject(oaMap{
+			"ticket":  str("bst_...: pass as ?ticket= once, within a minute."),
+			"expires": oaDateTime(),
+		}, "ticket", "expires"),
 		"AuditPage": oaObject(oaMap{
 			"items":      oaArray(oaSchemaRef("AuditEntry")),
 			"next_after": oaDesc(oaMap{"type": "string", "pattern": "^[0-9]+$"}, "Pass as after to read on (a decimal string)."),

@@ -35,6 +35,11 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/keys/{id}", s.authed(handleKeyRevoke(s.d.Keys)))
 	s.handle("GET /api/events", s.scoped(handleEventList(s.d.Store), basalt.ScopeEvents))
 
+	if s.d.Hub != nil {
+		s.handle("GET /api/realtime", s.streaming(s.handleSSE()))
+		s.handle("POST /api/realtime/tickets", s.authed(handleTicket(s.d.Tickets)))
+	}
+
 	if users := s.d.Users; users != nil {
 		s.handle("POST /api/auth/signup", handleSignup(users))
 		s.handle("POST /api/auth/login", handleLogin(users))

@@ -14,6 +14,7 @@ import (
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
 	"basalt.dev/basalt/tenants"
@@ -31,6 +32,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// LogRequests writes one log line per request.
 	LogRequests bool
+	// Realtime bounds the realtime streams.
+	Realtime RealtimeConfig
 }
 
 // Deps are the services the handlers use.
@@ -41,6 +44,8 @@ type Deps struct {
 	Users    *auth.Users
 	Tokens   *auth.Tokens
 	Tenants  *tenants.Service
+	Hub      *realtime.Hub
+	Tickets  *auth.Tickets
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Version  string
@@ -57,6 +62,7 @@ type Server struct {
 	handler  http.Handler
 	metrics  *Metrics
 	draining atomic.Bool
+	streams  realtime.Counter // open realtime connections
 }
 
 // NewServer returns the handler with every route and middleware.
@@ -67,6 +73,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	cfg.Realtime.defaults()
 	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
 	s.routes()
 	s.mux.Handle("/", http.HandlerFunc(s.unmatched))
@@ -74,6 +81,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	h = withTimeout(cfg.RequestTimeout, h)
 	h = limitBody(cfg.BodyLimit, h)
 	h = compress(h)
+	h = streamsApart(limitBody(cfg.BodyLimit, s.mux), h)
 	h = withCORS(cfg.CORSOrigins, h)
 	h = secureHeaders(h)
 	h = recoverPanics(d.Log, h)
@@ -83,6 +91,19 @@ func NewServer(cfg Config, d Deps) *Server {
 	}
 	s.handler = observe(access, s.metrics, h)
 	return s
+}
+
+// streamsApart sends realtime streams to stream, everything else to h:
+// a stream lives past the request timeout, and compression would hold
+// back its small frames.
+func streamsApart(stream, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/realtime" || r.URL.Path == "/api/realtime/ws" {
+			stream.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

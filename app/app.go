@@ -10,6 +10,7 @@ import (
 
 	"basalt.dev/basalt/api"
 	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
 	"basalt.dev/basalt/tenants"
@@ -31,6 +32,8 @@ type App struct {
 	mailer  *mailer
 	users   *auth.Users
 	server  *api.Server
+	hub     *realtime.Hub
+	notify  chan struct{} // asks for a notification to other nodes; nil on SQLite
 
 	accessLog io.Writer
 
@@ -78,7 +81,8 @@ func (a *App) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.records = records.New(a.store, nil, a.log)
+	a.hub = realtime.NewHub(a.store, head, a.log)
+	a.records = records.New(wakingStore{Store: a.store, wake: a.wake}, nil, a.log)
 	if err := a.records.Load(ctx); err != nil {
 		return err
 	}
@@ -89,11 +93,12 @@ func (a *App) init(ctx context.Context) error {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
-	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens,
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Tickets: auth.NewTickets(a.store, nil),
 		Tenants: tenants.New(a.store, a.records, a.tenantMailer(), a.publicURL(), nil, a.log), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })
+	a.startRealtime(bg)
 	a.bg.Go(func() { a.users.Start(bg, 5*time.Second) })
 	a.bg.Go(func() { a.followKeys(bg) })
 	return nil

@@ -85,6 +85,13 @@ type Identity interface {
 	// SessionRevoke revokes sessions of user: one (id), or every one but
 	// except (id ""). It returns how many it revoked.
 	SessionRevoke(ctx context.Context, user, id, except, why string, now time.Time, a *AuditEntry) (int, error)
+	// TicketPut stores a one-use ticket: the hash of its secret and the
+	// principal it stands for (JSON), until expires. Expired tickets are
+	// removed on the way.
+	TicketPut(ctx context.Context, hash string, principal []byte, expires, now time.Time) error
+	// TicketTake removes the ticket and returns its principal.
+	// CodeNotFound if unknown, already taken or expired.
+	TicketTake(ctx context.Context, hash string, now time.Time) ([]byte, error)
 	// SessionsRevokedSince lists sessions revoked at or after since, for
 	// nodes that keep revocations in memory.
 	SessionsRevokedSince(ctx context.Context, since time.Time) ([]string, error)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -171,4 +172,57 @@ func (db *DB) EventList(ctx context.Context, p *store.EventListParams) ([]basalt
 // EventHead implements store.Store.
 func (db *DB) EventHead(ctx context.Context) (int64, error) {
 	return db.settled(ctx)
+}
+
+// eventsChannel is the channel on which nodes tell each other that the
+// event log has grown.
+const eventsChannel = "basalt_events"
+
+// Notify tells every node listening (see Listen) that the log has grown.
+// Call it after a commit; notifications are only a wake-up, so a lost
+// one delays readers until their next poll and loses nothing.
+func (db *DB) Notify(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, '')`, eventsChannel)
+	return err
+}
+
+// Listen calls wake each time a node notifies, until ctx ends. It holds a
+// connection of its own and reconnects after a failure, calling wake
+// then too (notifications may have been missed meanwhile).
+func (db *DB) Listen(ctx context.Context, wake func(), log *slog.Logger) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("postgres: event notifications interrupted; reconnecting", "err", err)
+		wake()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (db *DB) listenOnce(ctx context.Context, wake func()) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection leaves the pool: a LISTEN must not outlive its user.
+	c := conn.Hijack()
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+		return err
+	}
+	wake() // anything committed before the LISTEN took effect
+	for {
+		if _, err := c.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }

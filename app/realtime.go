@@ -1,0 +1,86 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/store"
+)
+
+// notifier is the part of a store that wakes other nodes (PostgreSQL's
+// LISTEN/NOTIFY). SQLite has one node and needs none.
+type notifier interface {
+	Notify(ctx context.Context) error
+	Listen(ctx context.Context, wake func(), log *slog.Logger)
+}
+
+// wakingStore wakes the realtime hub after each committed record write,
+// so a local change reaches subscribers without waiting for a poll.
+type wakingStore struct {
+	store.Store
+	wake func()
+}
+
+func (s wakingStore) RecordInsert(ctx context.Context, p *store.RecordInsertParams) (*basalt.Event, error) {
+	e, err := s.Store.RecordInsert(ctx, p)
+	if err == nil {
+		s.wake()
+	}
+	return e, err
+}
+
+func (s wakingStore) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*basalt.Record, *basalt.Event, error) {
+	r, e, err := s.Store.RecordUpdate(ctx, p)
+	if err == nil {
+		s.wake()
+	}
+	return r, e, err
+}
+
+func (s wakingStore) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*basalt.Event, error) {
+	e, err := s.Store.RecordDelete(ctx, p)
+	if err == nil {
+		s.wake()
+	}
+	return e, err
+}
+
+// wake is what a local write calls: it wakes this node's hub and, on
+// PostgreSQL, asks for a notification to the other nodes.
+func (a *App) wake() {
+	a.hub.Wake()
+	if a.notify != nil {
+		select {
+		case a.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// startRealtime runs the hub and, on PostgreSQL, the notifications that
+// wake it when another node writes and that tell the others when this
+// one does.
+func (a *App) startRealtime(ctx context.Context) {
+	a.bg.Go(func() { a.hub.Run(ctx) })
+	n, ok := a.store.(notifier)
+	if !ok {
+		return
+	}
+	a.bg.Go(func() { n.Listen(ctx, a.hub.Wake, a.log) })
+	// Notifications coalesce: while one is being sent, further writes
+	// ask for one more, not one each.
+	a.notify = make(chan struct{}, 1)
+	a.bg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.notify:
+			}
+			if err := n.Notify(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("realtime: notify other nodes", "err", err)
+			}
+		}
+	})
+}

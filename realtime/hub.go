@@ -1,0 +1,304 @@
+// Package realtime delivers the event log to subscribers as it grows.
+// Each node has one Hub: it follows the log (settled positions only, so
+// a late commit on PostgreSQL is never skipped) and hands each event to
+// the subscriptions that may want it. A subscriber that falls behind is
+// cut off with the position it reached, never allowed to slow the hub or
+// to grow its buffer; it resumes from that position, replayed from the
+// log, so nothing is lost and nothing is sent twice.
+package realtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/store"
+)
+
+// Log is the part of the store the hub reads.
+type Log interface {
+	EventList(ctx context.Context, p *store.EventListParams) ([]basalt.Event, error)
+	EventHead(ctx context.Context) (int64, error)
+}
+
+// Hub follows the event log and fans events out to subscriptions.
+type Hub struct {
+	log  Log
+	logf *slog.Logger
+
+	// Poll is how often the hub reads the log when nothing wakes it: the
+	// bound on delay when a wake-up is lost (another node died between
+	// its commit and its notification).
+	Poll time.Duration
+
+	wake chan struct{}
+
+	mu   sync.Mutex
+	pos  int64 // the last position handed to subscriptions
+	subs map[*Sub]struct{}
+
+	delivered atomic.Int64
+	dropped   atomic.Int64
+}
+
+// NewHub returns a hub that starts after position head (events at or
+// before it are history, read by subscribers that ask for them).
+func NewHub(l Log, head int64, log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{log: l, logf: log, Poll: 250 * time.Millisecond, wake: make(chan struct{}, 1), pos: head, subs: map[*Sub]struct{}{}}
+}
+
+// Wake tells the hub the log has grown: a local commit, or another
+// node's notification. It never blocks; wake-ups coalesce.
+func (h *Hub) Wake() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Position returns the last position the hub has handed out.
+func (h *Hub) Position() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pos
+}
+
+// Stats returns the events handed to subscriptions and the subscriptions
+// cut off for falling behind, since the start.
+func (h *Hub) Stats() (delivered, dropped int64) { return h.delivered.Load(), h.dropped.Load() }
+
+// Subscribers returns the number of open subscriptions.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Run follows the log until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	tick := time.NewTicker(h.Poll)
+	defer tick.Stop()
+	for {
+		if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
+			h.logf.Error("realtime: read the event log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			h.closeAll()
+			return
+		case <-h.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+const page = 1000
+
+// catchUp hands out every settled event after the hub's position.
+func (h *Hub) catchUp(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		after := h.pos
+		h.mu.Unlock()
+		events, err := h.log.EventList(ctx, &store.EventListParams{AllTenants: true, After: after, Limit: page})
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		h.dispatch(events)
+		if len(events) < page {
+			return nil
+		}
+	}
+}
+
+func (h *Hub) dispatch(events []basalt.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range events {
+		e := &events[i]
+		if e.Position <= h.pos {
+			continue
+		}
+		h.pos = e.Position
+		for s := range h.subs {
+			if !s.wants(e) {
+				continue
+			}
+			select {
+			case s.ch <- e:
+				h.delivered.Add(1)
+			default:
+				// Full: the subscriber is too slow. Cut it off; it resumes
+				// from the last event it took, replayed from the log.
+				delete(h.subs, s)
+				close(s.ch)
+				h.dropped.Add(1)
+			}
+		}
+	}
+}
+
+func (h *Hub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
+// Interest tells the hub cheaply which events a subscription may want:
+// the tenants and collections it listens to. The subscriber checks rules
+// and filters itself, off the hub's path.
+type Interest struct {
+	Tenants     []string // the subscriber's tenant, and GlobalTenant for global collections
+	Collections map[string]bool
+}
+
+func (in *Interest) wants(e *basalt.Event) bool {
+	for _, t := range in.Tenants {
+		if t == e.TenantID {
+			return in.Collections[e.Collection]
+		}
+	}
+	return false
+}
+
+// Sub is one subscription of the hub: its events arrive on C in position
+// order. C is closed when the hub cuts the subscriber off for falling
+// behind (Lagged then reports true) or stops.
+type Sub struct {
+	hub   *Hub
+	in    Interest
+	ch    chan *basalt.Event
+	start int64
+	mu    sync.Mutex
+}
+
+// ErrLagged is the cause of a stream's end when its subscriber fell behind.
+var ErrLagged = errors.New("realtime: the subscriber fell behind")
+
+// Subscribe registers a subscription with a buffer of n events. Start
+// reports the hub's position at that moment: every later event that
+// interests it arrives on C; earlier ones are history (see Replay).
+func (h *Hub) Subscribe(in Interest, n int) *Sub {
+	s := &Sub{hub: h, in: in, ch: make(chan *basalt.Event, n)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.start = h.pos
+	h.subs[s] = struct{}{}
+	return s
+}
+
+func (s *Sub) wants(e *basalt.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.in.wants(e)
+}
+
+// C returns the subscription's events.
+func (s *Sub) C() <-chan *basalt.Event { return s.ch }
+
+// Start is the hub's position when the subscription began.
+func (s *Sub) Start() int64 { return s.start }
+
+// SetInterest changes what the subscription listens to; events the hub
+// has already handed over are unaffected.
+func (s *Sub) SetInterest(in Interest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.in = in
+}
+
+// Close ends the subscription.
+func (s *Sub) Close() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
+// Replay calls fn with every event of the subscription's tenants after
+// position after and up to its start, in position order: the history
+// before the live events on C, which begin right after start.
+func (s *Sub) Replay(ctx context.Context, after int64, fn func(*basalt.Event) error) error {
+	s.mu.Lock()
+	tenants := append([]string(nil), s.in.Tenants...)
+	s.mu.Unlock()
+	cursors := make([]*tenantLog, len(tenants))
+	for i, t := range tenants {
+		cursors[i] = &tenantLog{log: s.hub.log, tenant: t, after: after, through: s.start}
+	}
+	// Merge the tenants' logs by position.
+	for {
+		var next *tenantLog
+		for _, c := range cursors {
+			if err := c.fill(ctx); err != nil {
+				return err
+			}
+			if len(c.buf) > 0 && (next == nil || c.buf[0].Position < next.buf[0].Position) {
+				next = c
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		e := &next.buf[0]
+		next.buf = next.buf[1:]
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}
+
+// tenantLog reads one tenant's events after a position, a page at a time,
+// up to a position.
+type tenantLog struct {
+	log            Log
+	tenant         string
+	after, through int64
+	buf            []basalt.Event
+	done           bool
+}
+
+func (c *tenantLog) fill(ctx context.Context) error {
+	if len(c.buf) > 0 || c.done {
+		return nil
+	}
+	if c.after >= c.through {
+		c.done = true
+		return nil
+	}
+	events, err := c.log.EventList(ctx, &store.EventListParams{TenantID: c.tenant, After: c.after, Limit: page})
+	if err != nil {
+		return err
+	}
+	for i, e := range events {
+		if e.Position > c.through {
+			events = events[:i]
+			c.done = true
+			break
+		}
+	}
+	if len(events) < page {
+		c.done = true
+	}
+	if len(events) > 0 {
+		c.after = events[len(events)-1].Position
+	}
+	c.buf = events
+	return nil
+}

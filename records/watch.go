@@ -1,0 +1,144 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"basalt.dev/basalt"
+	"basalt.dev/basalt/filter"
+)
+
+// Watch is one realtime subscription of a caller: a collection, or one
+// record of it, and an optional filter. Each event is checked at delivery
+// against the collection's rules as they are then and the caller's
+// identity, so a rule that changes takes effect on open streams.
+type Watch struct {
+	svc        *Service
+	p          *basalt.Principal
+	tenant     string // the caller's tenant; GlobalTenant for a global collection
+	key        bool
+	Collection string
+	RecordID   string // "" for every record
+	filter     filter.Expr
+}
+
+// Watch checks that the caller in ctx may follow the collection (its list
+// rule, or its view rule for one record) and compiles the filter, which
+// may name only the fields the caller can read.
+func (s *Service) Watch(ctx context.Context, coll, id, filterSrc string) (*Watch, error) {
+	c, a, err := s.begin(ctx, coll)
+	defer s.ddl.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	op := opList
+	if id != "" {
+		op = opView
+		if !ValidID(id) {
+			return nil, basalt.Invalid("Invalid subscription.", basalt.FieldError{Field: "subscribe", Code: "invalid", Message: fmt.Sprintf("%q is not a record id", id)})
+		}
+	}
+	if _, err := a.rule(c, op, nil); err != nil {
+		return nil, err
+	}
+	f, err := s.parseFilter(filterSrc, a.view(c))
+	if err != nil {
+		return nil, err
+	}
+	return &Watch{svc: s, p: a.p, tenant: a.tenant, key: a.key, Collection: c.Name, RecordID: id, filter: f}, nil
+}
+
+// Tenant is the tenant whose events the watch follows.
+func (w *Watch) Tenant() string { return w.tenant }
+
+// Render appends the event as the subscriber may see it to dst:
+// {"position","collection","op","time","record"}, the record without the
+// fields hidden from the caller. ok is false when the event is not for
+// this watch or the caller may not see it.
+func (w *Watch) Render(e *basalt.Event, dst []byte) (out []byte, ok bool) {
+	if e.Collection != w.Collection || (w.RecordID != "" && e.RecordID != w.RecordID) || e.TenantID != w.tenant {
+		return dst, false
+	}
+	switch e.Op {
+	case basalt.OpCreate, basalt.OpUpdate, basalt.OpDelete:
+	default:
+		return dst, false
+	}
+	c, err := w.svc.collection(w.Collection)
+	if err != nil {
+		return dst, false // dropped since
+	}
+	a := &access{p: w.p, key: w.key, tenant: w.tenant, now: e.Time}
+	op := opList
+	if w.RecordID != "" {
+		op = opView
+	}
+	rule, err := a.rule(c, op, nil)
+	if err != nil {
+		return dst, false
+	}
+	r, err := eventRecord(c, e.Record)
+	if err != nil {
+		w.svc.log.Error("realtime: decode event record", "collection", c.Name, "position", e.Position, "err", err)
+		return dst, false
+	}
+	for _, cond := range []filter.Expr{rule, w.filter} {
+		if ok, err := allows(cond, c, r); err != nil || !ok {
+			return dst, false
+		}
+	}
+	dst = append(dst, `{"position":`...)
+	dst = fmt.Appendf(dst, "%d", e.Position)
+	dst = append(dst, `,"collection":`...)
+	dst = basalt.AppendJSONString(dst, e.Collection)
+	dst = append(dst, `,"op":`...)
+	dst = basalt.AppendJSONString(dst, string(e.Op))
+	dst = append(dst, `,"time":`...)
+	dst = basalt.AppendValueJSON(dst, e.Time)
+	dst = append(dst, `,"record":`...)
+	dst = basalt.AppendRecordJSON(dst, c, r, a.visible(c, nil))
+	return append(dst, '}'), true
+}
+
+// eventRecord decodes the record of an event, written by the store as the
+// record's JSON, against the collection as it is now: fields it no longer
+// has are left out, fields it has gained are null.
+func eventRecord(c *basalt.Collection, raw json.RawMessage) (*basalt.Record, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	r := &basalt.Record{Data: make(map[string]any, len(c.Fields))}
+	if err := json.Unmarshal(m["id"], &r.ID); err != nil {
+		return nil, fmt.Errorf("id: %w", err)
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created", &r.Created}, {"updated", &r.Updated}} {
+		var s string
+		if err := json.Unmarshal(m[t.name], &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		v, ok := basalt.ParseTime(s)
+		if !ok {
+			return nil, fmt.Errorf("%s: bad time %q", t.name, s)
+		}
+		*t.dst = v
+	}
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		raw, ok := m[f.Name]
+		if !ok {
+			continue
+		}
+		// A value the field's type no longer takes (the type changed) is
+		// left out: rules see it as missing.
+		if v, ferr := basalt.DecodeValue(f, raw); ferr == nil && v != nil {
+			r.Data[f.Name] = v
+		}
+	}
+	return r, nil
+}
