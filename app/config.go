@@ -105,7 +105,7 @@ var options = []option{
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
 	{name: "secret-key", usage: "base64 of 32 random bytes that encrypts stored secrets (signing keys, TOTP seeds); SQLite makes one in --data if unset; required on PostgreSQL, the same on every node", secret: true,
 		set: func(c *Config, v string) error { c.SecretKey = v; return nil }, get: func(c *Config) string { return c.SecretKey }},
-	{name: "public-url", usage: "the URL clients reach the server at, for links in mail (default: http:// and --http)",
+	{name: "public-url", usage: "the URL clients reach the server at, for links in mail (default: http:// and the address --http listens on)",
 		set: func(c *Config, v string) error { c.PublicURL = v; return nil }, get: func(c *Config) string { return c.PublicURL }},
 	{name: "smtp-url", usage: "SMTP server for mail, smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; empty sends no mail", secret: true,
 		set: func(c *Config, v string) error { c.SMTPURL = v; return nil }, get: func(c *Config) string { return c.SMTPURL }},

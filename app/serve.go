@@ -34,15 +34,19 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	lw := newLogWriter(stderr)
 	defer lw.Close()
 	log := newLogger(cfg, lw)
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP, err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = listenURL(ln.Addr())
+	}
 	a, err := newApp(ctx, cfg, log, lw)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP, err)
-	}
 	hs := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -109,6 +113,20 @@ func followSchema(ctx context.Context, st store.Store, recs *records.Service, po
 			}
 		}
 	}
+}
+
+// listenURL is the URL of the listener, for the links the server mails
+// when --public-url is not set: the port actually taken (--http with
+// port 0 picks one), and localhost for an unspecified address.
+func listenURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // servePprof serves the Go profiler on its own listener, never on the
