@@ -160,6 +160,9 @@ var errBadToken = basalt.Errorf(basalt.CodeUnauthenticated, "The access token is
 
 // Verify checks an access token: EdDSA only (alg "none" and every other
 // algorithm are refused), a known key id, issuer, audience, and times.
+// Its base64 must be canonical: the last character of a signature has
+// four unused bits, and without strict decoding each token would have
+// sixteen spellings that verify, each a key of its own in the cache.
 func (t *Tokens) Verify(token string) (*Claims, error) {
 	if c, ok := t.verified.GetIfPresent(token); ok {
 		if t.now().Before(c.ExpiresAt.Time) {
@@ -170,7 +173,8 @@ func (t *Tokens) Verify(token string) (*Claims, error) {
 	}
 	c := new(Claims)
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithIssuer(t.Issuer), jwt.WithAudience(Audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(t.now), jwt.WithLeeway(5*time.Second))
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(t.now), jwt.WithLeeway(5*time.Second),
+		jwt.WithStrictDecoding())
 	_, err := parser.ParseWithClaims(token, c, t.keyFor)
 	if errors.Is(err, errUnknownKey) && t.mayReload() {
 		// Another node may have rotated to a key this one has not read.

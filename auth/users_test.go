@@ -47,7 +47,7 @@ type bundle struct {
 
 var cheap = auth.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
@@ -357,4 +357,78 @@ func flipFirst(s string) string {
 		c = 'B'
 	}
 	return string(c) + s[1:]
+}
+
+// FuzzRefreshToken checks that Refresh, given any string, never panics,
+// refuses everything but the live refresh token as unauthenticated, and
+// that a refused guess leaves the session live: only the reuse of a spent
+// token ends it.
+func FuzzRefreshToken(f *testing.F) {
+	b := setup(f)
+	ctx := context.Background()
+	pair, err := b.users.Signup(ctx, auth.SignupInput{Email: "ada@example.com", Password: "correct horse battery"}, meta)
+	if err != nil {
+		f.Fatal(err)
+	}
+	live := pair.RefreshToken
+	for _, seed := range []string{
+		live, live[:len(live)-1], live + "a", strings.ToUpper(live), "bse_" + live[4:], "bsk_" + live[4:], " " + live,
+		"", "bsr_", "bsr_" + strings.Repeat("a", 52), "bsr_" + strings.Repeat("a", 196), "bsr_\x00", "bsr_' OR 1=1 --",
+	} {
+		f.Add(seed)
+	}
+	spent := map[string]bool{}
+	f.Fuzz(func(t *testing.T, token string) {
+		next, err := b.users.Refresh(ctx, token, meta)
+		switch {
+		case token == live:
+			if err != nil {
+				t.Fatalf("Refresh(live token) = %v", err)
+			}
+			spent[live], live, pair = true, next.RefreshToken, next
+			return
+		case err == nil:
+			t.Fatalf("Refresh(%q) = %+v; only %q may refresh", token, next, live)
+		case errCode(t, err) != basalt.CodeUnauthenticated:
+			t.Fatalf("Refresh(%q) error = %v, want unauthenticated", token, err)
+		case spent[token]:
+			// Reuse revoked the session, as it must: sign in again.
+			if pair, err = b.users.Login(ctx, auth.LoginInput{Email: "ada@example.com", Password: "correct horse battery"}, meta); err != nil {
+				t.Fatal(err)
+			}
+			live = pair.RefreshToken
+			return
+		}
+		p, err := b.users.Authenticate(ctx, pair.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := b.db.SessionGet(ctx, p.Session); err != nil || !s.Revoked.IsZero() {
+			t.Fatalf("after Refresh(%q), the session is %+v, %v; want it live", token, s, err)
+		}
+	})
+}
+
+// BenchmarkLogin measures a sign-in with the default argon2id parameters:
+// the throttle checks, the password check, the new session and its tokens,
+// each write synced to disk as the server does.
+func BenchmarkLogin(b *testing.B) {
+	bundle := setup(b)
+	ctx := context.Background()
+	box, _ := auth.NewSecretBox(make([]byte, 32))
+	users, err := auth.NewUsers(bundle.db, bundle.tokens, box, nil, auth.UsersConfig{SignupTenant: basalt.DefaultTenant,
+		Password: auth.DefaultPasswordParams()}, bundle.clock.now, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := auth.SignupInput{Email: "ada@example.com", Password: "correct horse battery"}
+	if _, err := users.Signup(ctx, in, meta); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := users.Login(ctx, auth.LoginInput{Email: in.Email, Password: in.Password}, meta); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -10,7 +10,9 @@ import (
 // ["auth", "id"] for @auth.id, and false when there is no such variable,
 // which is a validation error. A value is a string, float64, bool,
 // time.Time or nil; any other type is a fault of vars, returned as a plain
-// error. The tree e is not modified.
+// error. The tree e is not modified: the result shares the parts of e
+// that hold no variable, so binding a rule per request copies only the
+// path to each variable.
 func Bind(e Expr, vars func(path []string) (any, bool)) (Expr, error) {
 	switch e := e.(type) {
 	case *Logical:
@@ -22,11 +24,17 @@ func Bind(e Expr, vars func(path []string) (any, bool)) (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l == e.L && r == e.R {
+			return e, nil
+		}
 		return &Logical{Op: e.Op, L: l, R: r, Offset: e.Offset}, nil
 	case *Not:
 		x, err := Bind(e.X, vars)
 		if err != nil {
 			return nil, err
+		}
+		if x == e.X {
+			return e, nil
 		}
 		return &Not{X: x, Offset: e.Offset}, nil
 	case *Compare:
@@ -37,6 +45,9 @@ func Bind(e Expr, vars func(path []string) (any, bool)) (Expr, error) {
 		r, err := bindOperand(e.R, vars)
 		if err != nil {
 			return nil, err
+		}
+		if l == e.L && r == e.R {
+			return e, nil
 		}
 		return &Compare{Op: e.Op, L: l, R: r, Offset: e.Offset}, nil
 	}

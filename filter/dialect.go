@@ -83,3 +83,14 @@ func (a *Args) Add(v any) string {
 	a.Values = append(a.Values, v)
 	return a.Dialect.Placeholder(len(a.Values))
 }
+
+// write appends a parameter and writes its placeholder to b.
+func (a *Args) write(b *strings.Builder, v any) {
+	a.Values = append(a.Values, v)
+	if a.Dialect == Postgres {
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(len(a.Values)))
+		return
+	}
+	b.WriteByte('?')
+}

@@ -72,7 +72,7 @@ func not(a tri) tri {
 // eval evaluates every node, without short cuts, so that a bad record
 // value is reported wherever it is.
 func (n *node) eval(c *basalt.Collection, r *basalt.Record) (tri, error) {
-	if n.cond != nil {
+	if n.op == "" {
 		return n.cond.eval(c, r)
 	}
 	l, err := n.l.eval(c, r)

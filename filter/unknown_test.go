@@ -49,7 +49,8 @@ func TestUnknownVariable(t *testing.T) {
 // TestBoundComparisons checks comparisons between bound variables, as
 // rules write them: decided at compile time, the same in SQL and Eval.
 func TestBoundComparisons(t *testing.T) {
-	vars := map[string]any{"me": "u1", "owner": "u1", "other": "u2", "none": nil, "unknown": Unknown, "n": 3.0}
+	vars := map[string]any{"me": "u1", "owner": "u1", "other": "u2", "none": nil, "unknown": Unknown, "n": 3.0,
+		"now": date("2026-05-01T12:00:00.5Z")}
 	o := newOracle(t, SQLite)
 	for _, tc := range []struct {
 		src  string
@@ -65,6 +66,19 @@ func TestBoundComparisons(t *testing.T) {
 		{src: "!(@unknown = @me)", all: false},
 		{src: "@n > 2", all: true},
 		{src: "@owner ~ \"U\"", all: true},
+		{src: "@none > 2", all: false},
+		{src: "!(@none <= @n)", all: false},
+		{src: "@none ~ \"x\"", all: false},
+		{src: "n > @none", all: false},
+		{src: "!(n <= @none)", all: false},
+		{src: "t ~ @none", all: false},
+		{src: "@now < \"2027-01-01\"", all: true},
+		{src: "\"2026-05-01T12:00:00.500001Z\" <= @now", all: false},
+		{src: "@now = \"2026-05-01T12:00:00.5Z\"", all: true},
+		{src: "@now < \"tomorrow\"", fail: true},
+		{src: "@now ~ \"2026\"", fail: true},
+		{src: "null > @n", fail: true},
+		{src: "n > null", fail: true},
 		{src: "@owner > 2", fail: true},
 		{src: "1 = 1", fail: true}, // user filters compare fields
 	} {

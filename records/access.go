@@ -113,19 +113,21 @@ func (a *access) rule(c *basalt.Collection, op string, body map[string]any) (fil
 // no comparison satisfies.
 func (a *access) vars(c *basalt.Collection, body map[string]any) func([]string) (any, bool) {
 	return func(path []string) (any, bool) {
-		switch strings.Join(path, ".") {
-		case "now":
+		switch {
+		case len(path) == 1 && path[0] == "now":
 			return a.now, true
-		case "auth.tenant":
-			return a.tenant, true
-		case "auth.id":
-			return a.principal(func(p *basalt.Principal) string { return p.ID })
-		case "auth.role":
-			return a.principal(func(p *basalt.Principal) string { return string(p.Role) })
-		case "auth.kind":
-			return a.principal(func(p *basalt.Principal) string { return p.Kind })
-		}
-		if len(path) == 3 && path[0] == "request" && path[1] == "body" {
+		case len(path) == 2 && path[0] == "auth":
+			switch path[1] {
+			case "tenant":
+				return a.tenant, true
+			case "id":
+				return a.principal(func(p *basalt.Principal) string { return p.ID })
+			case "role":
+				return a.principal(func(p *basalt.Principal) string { return string(p.Role) })
+			case "kind":
+				return a.principal(func(p *basalt.Principal) string { return p.Kind })
+			}
+		case len(path) == 3 && path[0] == "request" && path[1] == "body":
 			f := c.Field(path[2])
 			if f == nil {
 				return nil, false
