@@ -96,16 +96,22 @@ func TestRequestID(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	s := apitest.Start(t, apitest.SQLite)
 	for _, path := range []string{"/healthz", "/api/collections", "/nope"} {
-		r := s.Do(t, apitest.Request{Method: "GET", Path: path, Key: s.AdminKey})
-		for k, v := range map[string]string{
-			"X-Content-Type-Options":  "nosniff",
-			"X-Frame-Options":         "DENY",
-			"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-			"Referrer-Policy":         "no-referrer",
-		} {
-			if got := r.Header.Get(k); got != v {
-				t.Errorf("GET %s: %s = %q, want %q", path, k, got, v)
-			}
+		checkSecurityHeaders(t, "GET "+path, s.Do(t, apitest.Request{Method: "GET", Path: path, Key: s.AdminKey}))
+	}
+}
+
+// checkSecurityHeaders fails unless r, the answer to where, carries the
+// headers every response of the API carries.
+func checkSecurityHeaders(t *testing.T, where string, r *apitest.Response) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Referrer-Policy":         "no-referrer",
+	} {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("%s: %s = %q, want %q", where, k, got, v)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (s *Server) routes() {
 		s.handle("GET /api/tenants", s.authed(handleTenantList(ts)))
 		s.handle("GET /api/tenants/{id}", s.authed(handleTenantGet(ts)))
 		s.handle("PATCH /api/tenants/{id}", s.authed(handleTenantRename(ts)))
-		s.handle("DELETE /api/tenants/{id}", s.authed(handleTenantDelete(ts)))
+		s.handle("DELETE /api/tenants/{id}", s.authed(handleTenantDelete(ts, s.d.Keys)))
 		s.handle("GET /api/tenants/{id}/export", s.authed(handleTenantExport(ts)))
 		s.handle("GET /api/tenants/{id}/members", s.authed(handleMemberList(ts)))
 		s.handle("PATCH /api/tenants/{id}/members/{user}", s.authed(handleMemberRole(ts)))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"basalt.dev/basalt"
+	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/tenants"
 )
 
@@ -65,11 +66,12 @@ func handleTenantRename(svc *tenants.Service) http.Handler {
 	})
 }
 
-func handleTenantDelete(svc *tenants.Service) http.Handler {
+func handleTenantDelete(svc *tenants.Service, keys *auth.Keys) http.Handler {
 	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := svc.Delete(r.Context(), r.PathValue("id")); err != nil {
 			return err
 		}
+		keys.ForgetTenant(r.PathValue("id")) // the tenant's keys went with it
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})

@@ -81,7 +81,7 @@ func (k *Keys) CreateScoped(ctx context.Context, spec KeySpec) (string, *store.K
 	if err := checkScopes(role, spec.Scopes); err != nil {
 		return "", nil, err
 	}
-	if err := checkGrant(basalt.PrincipalFrom(ctx), role, spec.Scopes); err != nil {
+	if err := checkGrant(basalt.PrincipalFrom(ctx), role, spec.Scopes, tenant); err != nil {
 		return "", nil, err
 	}
 	if !spec.Expires.IsZero() && !spec.Expires.After(k.now()) {
@@ -142,18 +142,24 @@ func (k *Keys) Authenticate(ctx context.Context, token string) (*basalt.Principa
 
 // checkGrant stops a key from making a key that can do more than it can:
 // every scope of the new key must be one of the caller's. Users (owners
-// and admins, checked by ManagedTenant) and the command line may grant
-// any scope.
-func checkGrant(p *basalt.Principal, role basalt.Role, scopes []string) error {
-	if p == nil || p.Kind != "key" {
+// and admins, checked by ManagedTenant) may grant any scope of their
+// tenant, but the collections scope only in the default tenant: collection
+// definitions are shared by every tenant, so the owner of a tenant anyone
+// can create must not change or drop them. The command line may grant any
+// scope.
+func checkGrant(p *basalt.Principal, role basalt.Role, scopes []string, tenant string) error {
+	if p == nil {
 		return nil
 	}
 	if len(scopes) == 0 {
 		scopes = basalt.RoleScopes(role)
 	}
 	for _, s := range scopes {
-		if !p.Can(s) {
+		if p.Kind == "key" && !p.Can(s) {
 			return basalt.Errorf(basalt.CodeForbidden, "A key cannot make a key with the %s scope, which it does not have.", s)
+		}
+		if p.Kind == "user" && s == basalt.ScopeCollections && tenant != "" && tenant != basalt.DefaultTenant {
+			return basalt.Errorf(basalt.CodeForbidden, "A tenant's owners and admins cannot grant the %s scope: collections are shared by every tenant. List the scopes the key needs without it.", s)
 		}
 	}
 	return nil
@@ -224,6 +230,18 @@ func (k *Keys) Revoke(ctx context.Context, tenant, id string, a *store.AuditEntr
 	delete(k.cache, id)
 	k.mu.Unlock()
 	return nil
+}
+
+// ForgetTenant drops the cached keys of a deleted tenant, so they stop
+// working on this node at once, as a revoked key does.
+func (k *Keys) ForgetTenant(tenant string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, c := range k.cache {
+		if c.key.TenantID == tenant {
+			delete(k.cache, id)
+		}
+	}
 }
 
 func parseKey(token string) (id, secret string, ok bool) {

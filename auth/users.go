@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/mail"
 	"strings"
@@ -217,6 +218,10 @@ func (u *Users) Refresh(ctx context.Context, token string, meta Meta) (*TokenPai
 	}
 	next, nextHash := newSecret("bsr_")
 	s, err := u.store.SessionRefresh(ctx, hashSecret(token), nextHash, "", u.now().UTC())
+	var reused *store.RefreshReusedError
+	if errors.As(err, &reused) {
+		u.revoke.add(reused.Session) // its access tokens stop now, not at the next poll
+	}
 	if err != nil {
 		return nil, err
 	}

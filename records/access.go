@@ -13,7 +13,8 @@ import (
 )
 
 // access is what the caller of one request may do. API keys pass every
-// rule and see hidden fields; users and anonymous callers meet the
+// rule and see hidden fields (key); users, anonymous callers and, in a
+// global collection, keys of other tenants than the default meet the
 // collection's rules and never see hidden fields.
 type access struct {
 	p      *basalt.Principal
@@ -23,10 +24,13 @@ type access struct {
 }
 
 // accessOf returns the caller's access to collection c. A user acting in
-// no tenant cannot reach tenant-scoped records.
+// no tenant cannot reach tenant-scoped records. A global collection's
+// records belong to no tenant: only keys of the default tenant pass its
+// rules, since the owner of any tenant can make keys of that tenant.
 func (s *Service) accessOf(ctx context.Context, c *basalt.Collection) (*access, error) {
 	p := basalt.PrincipalFrom(ctx)
-	a := &access{p: p, key: p != nil && p.Kind == "key", tenant: basalt.TenantFrom(ctx), now: s.now().UTC().Truncate(time.Microsecond)}
+	key := p != nil && p.Kind == "key" && (!c.Global || p.TenantID == basalt.DefaultTenant)
+	a := &access{p: p, key: key, tenant: basalt.TenantFrom(ctx), now: s.now().UTC().Truncate(time.Microsecond)}
 	if p != nil && p.Kind == "user" && p.TenantID == "" && !c.Global {
 		return nil, basalt.Errorf(basalt.CodeForbidden, "You act in no tenant: join or create one, then switch to it.")
 	}
@@ -79,7 +83,7 @@ func parseRule(src string) (filter.Expr, error) {
 // bound to its variables: nil when nothing restricts it. body holds the
 // request's field values for @request.body.
 func (a *access) rule(c *basalt.Collection, op string, body map[string]any) (filter.Expr, error) {
-	if a.key {
+	if a.p != nil && a.p.Kind == "key" {
 		scope := basalt.ScopeRecordsWrite
 		if op == opList || op == opView {
 			scope = basalt.ScopeRecordsRead
@@ -87,6 +91,8 @@ func (a *access) rule(c *basalt.Collection, op string, body map[string]any) (fil
 		if !a.p.Can(scope) {
 			return nil, basalt.Errorf(basalt.CodeForbidden, "This API key lacks the %s scope.", scope)
 		}
+	}
+	if a.key {
 		return nil, nil
 	}
 	src := ruleSource(c, op)

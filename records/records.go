@@ -207,7 +207,7 @@ func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, 
 	}
 	p.Filter = and(rule, p.Filter)
 	if lp.Cursor != "" {
-		if p.After, err = s.cursorPosition(ctx, c, lp.Cursor, p.Sort); err != nil {
+		if p.After, err = s.cursorPosition(ctx, a.tenant, c, rule, lp.Cursor, p.Sort); err != nil {
 			return nil, err
 		}
 	}
@@ -286,13 +286,15 @@ func ParseFields(src string, c *basalt.Collection) (map[string]bool, error) {
 }
 
 // cursorPosition returns the keyset position of a cursor, reading the
-// record a reference cursor names.
-func (s *Service) cursorPosition(ctx context.Context, c *basalt.Collection, cursor string, sort []filter.SortField) ([]any, error) {
+// record a reference cursor names. Cursors are not signed, so that record
+// must be one the list rule lets the caller see: otherwise a forged
+// cursor would tell whether a record exists and where its values sort.
+func (s *Service) cursorPosition(ctx context.Context, tenant string, c *basalt.Collection, rule filter.Expr, cursor string, sort []filter.SortField) ([]any, error) {
 	vals, ref, err := decodeCursor(cursor, c, sort)
 	if err != nil || ref == "" {
 		return vals, err
 	}
-	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.TenantFrom(ctx), Collection: c, ID: ref})
+	r, err := s.store.RecordGet(ctx, &store.RecordGetParams{TenantID: tenant, Collection: c, ID: ref, Filter: rule})
 	if basalt.ErrorCode(err) == basalt.CodeNotFound {
 		return nil, basalt.Invalid("Invalid cursor.", basalt.FieldError{Field: "cursor", Code: "gone",
 			Message: "the last record of the previous page was deleted; start again without a cursor"})

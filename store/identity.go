@@ -75,8 +75,9 @@ type Identity interface {
 	// SessionRefresh spends the refresh token hash of a live session and
 	// issues next in its place, moving the session to tenant (unchanged
 	// if ""). A token that was already spent revokes its whole session
-	// (reuse: the token was stolen) and returns CodeUnauthenticated, as
-	// do unknown tokens and revoked or expired sessions.
+	// (reuse: the token was stolen) and returns a *RefreshReusedError;
+	// unknown tokens and revoked or expired sessions return
+	// CodeUnauthenticated.
 	SessionRefresh(ctx context.Context, hash, next, tenant string, now time.Time) (*Session, error)
 	// SessionSwitch moves a live session of user to tenant: every refresh
 	// token of the session is spent and next becomes its only one.
@@ -170,6 +171,17 @@ type Invite struct {
 	Expires  time.Time
 	Accepted time.Time
 }
+
+// RefreshReusedError is SessionRefresh's answer to a refresh token used
+// twice: the session it names was revoked, so the caller can refuse the
+// session's access tokens at once. Its code is CodeUnauthenticated.
+type RefreshReusedError struct {
+	Session string
+	Err     error
+}
+
+func (e *RefreshReusedError) Error() string { return e.Err.Error() }
+func (e *RefreshReusedError) Unwrap() error { return e.Err }
 
 // Session is one sign-in: a family of refresh tokens of which only the
 // newest may be used.

@@ -73,8 +73,8 @@ var errBadRefresh = basalt.Errorf(basalt.CodeUnauthenticated, "The refresh token
 func (s *Identity) SessionRefresh(ctx context.Context, hash, next, tenant string, now time.Time) (*store.Session, error) {
 	var out *store.Session
 	var reuse bool
+	var session string
 	err := s.db.Tx(ctx, func(tx dbq.Q) error {
-		var session string
 		var spent time.Time
 		if err := s.one(ctx, tx, "refresh token", "", `SELECT session_id, spent FROM _refresh_tokens WHERE hash = ?`, []any{hash}, &session, dbq.TimeDest{T: &spent}); err != nil {
 			if basalt.ErrorCode(err) == basalt.CodeNotFound {
@@ -124,7 +124,8 @@ func (s *Identity) SessionRefresh(ctx context.Context, hash, next, tenant string
 	}
 	if reuse {
 		// The revocation committed; the caller learns only that the token failed.
-		return nil, basalt.Errorf(basalt.CodeUnauthenticated, "The refresh token was already used, so its session is revoked; sign in again.")
+		return nil, &store.RefreshReusedError{Session: session,
+			Err: basalt.Errorf(basalt.CodeUnauthenticated, "The refresh token was already used, so its session is revoked; sign in again.")}
 	}
 	return out, nil
 }

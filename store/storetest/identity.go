@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -109,6 +110,9 @@ func testSessions(t *testing.T, s store.Store) {
 	// The spent token comes back: the whole family is revoked.
 	_, err = s.SessionRefresh(ctx, "h-s1", "h-x", "", now)
 	wantCode(t, "SessionRefresh(spent token)", err, basalt.CodeUnauthenticated)
+	if reused := (*store.RefreshReusedError)(nil); !errors.As(err, &reused) || reused.Session != "s1" {
+		t.Errorf("SessionRefresh(spent token) = %v, want a *store.RefreshReusedError naming s1", err)
+	}
 	_, err = s.SessionRefresh(ctx, "h-s1c", "h-y", "", now)
 	wantCode(t, "SessionRefresh(newest token of a revoked family)", err, basalt.CodeUnauthenticated)
 	if got, _ := s.SessionGet(ctx, "s1"); got.Revoked.IsZero() || got.RevokedWhy != "refresh token reused" {
