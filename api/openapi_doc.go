@@ -390,7 +390,7 @@ func oaParameters() oaMap {
 		"RealtimeAfter": query("after", "Resume after this position: every later event is replayed from the log, then the stream goes live. Without it (and without Last-Event-ID) the stream starts live.",
 			oaMap{"type": "integer", "format": "int64", "minimum": 0}),
 		"LastEventID": header("Last-Event-ID", "The id of the last event received; EventSource sends it when it reconnects. Takes precedence over after."),
-		"Ticket": query("ticket", "A ticket from POST /api/realtime/tickets, for clients that cannot send Authorization (a browser's EventSource).", oaType("string")),
+		"Ticket":      query("ticket", "A ticket from POST /api/realtime/tickets, for clients that cannot send Authorization (a browser's EventSource).", oaType("string")),
 		"EventsAfter": query("after", "Return events after this position (0: from the start).",
 			oaMap{"type": "integer", "format": "int64", "minimum": 0, "default": 0}),
 		"EventsLimit": query("limit", "Events per page.", oaMap{"type": "integer", "minimum": 1, "maximum": maxEventLimit, "default": defaultEventLimit}),

@@ -8,7 +8,10 @@
 // except in CI (CI=true), where a missing compiler fails the run. The
 // PostgreSQL suites run against BASALT_TEST_POSTGRES (default
 // postgres://postgres@127.0.0.1:5432/test); without a server they skip,
-// and in CI they fail.
+// and in CI they fail. The realtime client tests (cmd/basalt) need
+// Node.js and npm, and Debian's Chromium at /usr/bin/chromium; without
+// them they skip, and in CI they fail, after this command has tried to
+// install Chromium with apt-get.
 package main
 
 import (
@@ -24,6 +27,11 @@ var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...
 
 func main() {
 	ci := os.Getenv("CI") == "true"
+	if ci {
+		if err := installChromium(); err != nil {
+			fail(err.Error())
+		}
+	}
 	steps := [][]string{
 		{"go", "vet", "./..."},
 		{"go", "test", "-count=1", "-timeout=10m", "./..."},
@@ -62,4 +70,30 @@ func raceAvailable() bool {
 func fail(msg string) {
 	fmt.Fprintln(os.Stderr, "testall: FAIL:", msg)
 	os.Exit(1)
+}
+
+// installChromium installs Debian's chromium for the browser tests when
+// it is missing. A machine that has no apt-get, or does not run this as
+// root, keeps what it has, and the tests say what is missing.
+func installChromium() error {
+	if os.Getenv("BASALT_TEST_CHROMIUM") != "" {
+		return nil
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil || os.Geteuid() != 0 {
+		fmt.Println("testall: cannot install Chromium (needs apt-get as root); the browser tests will fail")
+		return nil
+	}
+	for _, step := range [][]string{{"apt-get", "update", "-qq"}, {"apt-get", "install", "-y", "-qq", "chromium"}} {
+		fmt.Println("testall:", strings.Join(step, " "))
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %v", strings.Join(step, " "), err)
+		}
+	}
+	return nil
 }
