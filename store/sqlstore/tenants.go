@@ -187,7 +187,7 @@ func (s *Identity) InviteAccept(ctx context.Context, hash, user, email string, n
 		if err := s.insertMembership(ctx, tx, m); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, &store.AuditEntry{TenantID: inv.TenantID, Time: now, Actor: "user:" + user, Action: "invite.accept", Target: inv.ID, Details: []byte(`{}`)})
+		return s.appendAudit(ctx, tx, &store.AuditEntry{TenantID: inv.TenantID, Time: now, Actor: "user:" + user, Action: "invite.accept", Target: inv.ID, IP: basalt.ClientIP(ctx), Details: []byte(`{}`)})
 	})
 	if err != nil {
 		return nil, err
