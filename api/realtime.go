@@ -269,6 +269,11 @@ func (s *Server) handleSSE() http.Handler {
 						out.event(watches, e)
 						last = e.Position
 					}
+					// Flush a full buffer before taking the next event: one
+					// taken here and left unwritten would be lost.
+					if len(out.buf) > 32<<10 {
+						break
+					}
 					select {
 					case e, more = <-sub.C():
 						if !more {
@@ -277,9 +282,6 @@ func (s *Server) handleSSE() http.Handler {
 						}
 					default:
 						more = false
-					}
-					if len(out.buf) > 32<<10 {
-						break
 					}
 				}
 			}
