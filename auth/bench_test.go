@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"testing"
+
+	"basalt.dev/basalt/internal/cputime"
 )
 
 // BenchmarkVerifyAccessToken measures the check of a request's access
@@ -17,20 +19,24 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		stop := cputime.Report(b)
 		for b.Loop() {
 			if _, err := s.tokens.Verify(token); err != nil {
 				b.Fatal(err)
 			}
 		}
+		stop()
 	})
 	b.Run("cold", func(b *testing.B) {
 		b.ReportAllocs()
+		stop := cputime.Report(b)
 		for b.Loop() {
 			if _, err := s.tokens.Verify(token); err != nil {
 				b.Fatal(err)
 			}
 			s.tokens.verified.Invalidate(token)
 		}
+		stop()
 	})
 }
 
@@ -43,9 +49,11 @@ func BenchmarkAPIKey(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	stop := cputime.Report(b)
 	for b.Loop() {
 		if _, err := keys.Authenticate(ctx, live); err != nil {
 			b.Fatal(err)
 		}
 	}
+	stop()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"basalt.dev/basalt"
+	"basalt.dev/basalt/internal/cputime"
 )
 
 // cheap are parameters that hash in well under a millisecond, for tests
@@ -251,9 +252,11 @@ func TestCommonPasswords(t *testing.T) {
 func BenchmarkHashPassword(b *testing.B) {
 	p := DefaultPasswordParams()
 	b.ReportAllocs()
+	stop := cputime.Report(b)
 	for b.Loop() {
 		if _, err := HashPassword("correct horse battery staple", p); err != nil {
 			b.Fatal(err)
 		}
 	}
+	stop()
 }

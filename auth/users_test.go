@@ -11,6 +11,7 @@ import (
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/internal/cputime"
 	"basalt.dev/basalt/mail"
 	"basalt.dev/basalt/mail/mailtest"
 	"basalt.dev/basalt/store/sqlite"
@@ -426,9 +427,11 @@ func BenchmarkLogin(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	stop := cputime.Report(b)
 	for b.Loop() {
 		if _, err := users.Login(ctx, auth.LoginInput{Email: in.Email, Password: in.Password}, meta); err != nil {
 			b.Fatal(err)
 		}
 	}
+	stop()
 }

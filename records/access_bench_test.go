@@ -6,6 +6,7 @@ import (
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/filter"
+	"basalt.dev/basalt/internal/cputime"
 	"basalt.dev/basalt/store/sqlite"
 	"basalt.dev/basalt/store/storetest"
 )
@@ -32,6 +33,7 @@ func BenchmarkRuleCompile(b *testing.B) {
 	c := benchDocs()
 	a := &access{p: benchUser, tenant: basalt.DefaultTenant, now: ruleNow}
 	b.ReportAllocs()
+	stop := cputime.Report(b)
 	for b.Loop() {
 		e, err := filter.Parse(benchRule)
 		if err == nil {
@@ -45,6 +47,7 @@ func BenchmarkRuleCompile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	stop()
 }
 
 // BenchmarkRuleRequest measures what a request pays for a rule that was
@@ -57,6 +60,7 @@ func BenchmarkRuleRequest(b *testing.B) {
 	r := storetest.NewRecord("d1", map[string]any{"title": "x", "owner": "u2", "public": true, "level": 1.0})
 	b.Run("sql", func(b *testing.B) {
 		b.ReportAllocs()
+		stop := cputime.Report(b)
 		for b.Loop() {
 			e, err := a.rule(c, opList, nil)
 			args := filter.Args{Dialect: filter.SQLite}
@@ -67,9 +71,11 @@ func BenchmarkRuleRequest(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		stop()
 	})
 	b.Run("eval", func(b *testing.B) {
 		b.ReportAllocs()
+		stop := cputime.Report(b)
 		for b.Loop() {
 			e, err := a.rule(c, opView, nil)
 			if err == nil {
@@ -79,6 +85,7 @@ func BenchmarkRuleRequest(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		stop()
 	})
 }
 
@@ -119,11 +126,13 @@ func BenchmarkGetRecordAccess(b *testing.B) {
 			ctx := basalt.NewContext(ctx, p.p)
 			b.Run(cache.name+"/"+p.name, func(b *testing.B) {
 				b.ReportAllocs()
+				stop := cputime.Report(b)
 				for b.Loop() {
 					if _, err := svc.Get(ctx, "docs", "d1", ""); err != nil {
 						b.Fatal(err)
 					}
 				}
+				stop()
 			})
 		}
 	}
