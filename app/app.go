@@ -11,6 +11,7 @@ import (
 	"basalt.dev/basalt/api"
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/realtime"
+	"basalt.dev/basalt/realtime/natsexport"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
 	"basalt.dev/basalt/tenants"
@@ -33,7 +34,8 @@ type App struct {
 	users   *auth.Users
 	server  *api.Server
 	hub     *realtime.Hub
-	notify  chan struct{} // asks for a notification to other nodes; nil on SQLite
+	notify  chan struct{}        // asks for a notification to other nodes; nil on SQLite
+	export  *natsexport.Exporter // nil without --nats-url
 
 	accessLog io.Writer
 
@@ -99,6 +101,7 @@ func (a *App) init(ctx context.Context) error {
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })
 	a.startRealtime(bg)
+	a.startExport(bg)
 	a.bg.Go(func() { a.users.Start(bg, 5*time.Second) })
 	a.bg.Go(func() { a.followKeys(bg) })
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"basalt.dev/basalt/realtime/natsexport"
 	"basalt.dev/basalt/store/sqlite"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	SQLiteSync   string // FULL (default) or NORMAL
 	CacheRecords int    // records kept in memory by a SQLite server; 0 is off
 	DBMaxConns   int    // PostgreSQL pool size
+	NATSURL      string // NATS server to export the event log to; "" exports nothing
+	NATSStream   string // JetStream stream of the export
+	NATSPrefix   string // first token of the export's subjects
 	LogLevel     string // debug, info, warn, error
 	LogRequests  bool   // one log line per request
 	Pprof        string // address of the Go profiler (net/http/pprof); "" is off
@@ -63,6 +67,8 @@ func DefaultConfig() Config {
 		SQLiteSync:        "FULL",
 		CacheRecords:      20000,
 		DBMaxConns:        20,
+		NATSStream:        "BASALT",
+		NATSPrefix:        "basalt",
 		LogLevel:          "info",
 		SignupTenant:      "default",
 		AccessTTL:         15 * time.Minute,
@@ -103,6 +109,12 @@ var options = []option{
 	{name: "cache-records", usage: "records a SQLite server keeps in memory for reads (0 turns the cache off); it also locks the data directory to this server",
 		set: setInt(func(c *Config) *int { return &c.CacheRecords }), get: func(c *Config) string { return strconv.Itoa(c.CacheRecords) }},
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
+	{name: "nats-url", usage: "NATS server (nats://user:pass@host:4222, several separated by commas) to export the event log to, on JetStream; empty exports nothing", secret: true,
+		set: func(c *Config, v string) error { c.NATSURL = v; return nil }, get: func(c *Config) string { return c.NATSURL }},
+	{name: "nats-stream", usage: "JetStream stream of the event log export, created with the subjects <nats-subject-prefix>.> if missing",
+		set: func(c *Config, v string) error { c.NATSStream = v; return nil }, get: func(c *Config) string { return c.NATSStream }},
+	{name: "nats-subject-prefix", usage: "subjects of the export are <prefix>.<tenant>.<collection>.<op>",
+		set: func(c *Config, v string) error { c.NATSPrefix = v; return nil }, get: func(c *Config) string { return c.NATSPrefix }},
 	{name: "secret-key", usage: "base64 of 32 random bytes that encrypts stored secrets (signing keys, TOTP seeds); SQLite makes one in --data if unset; required on PostgreSQL, the same on every node", secret: true,
 		set: func(c *Config, v string) error { c.SecretKey = v; return nil }, get: func(c *Config) string { return c.SecretKey }},
 	{name: "public-url", usage: "the URL clients reach the server at, for links in mail (default: http:// and the address --http listens on)",
@@ -205,6 +217,15 @@ func (c *Config) Validate() error {
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("--db-max-conns: must be at least 1"))
 	}
+	if c.NATSURL != "" && !validNATSURL(c.NATSURL) {
+		errs = append(errs, errors.New("--nats-url: must be nats://, tls://, ws:// or wss:// URLs separated by commas"))
+	}
+	if !natsexport.ValidStream(c.NATSStream) {
+		errs = append(errs, errors.New("--nats-stream: must be a name without spaces, '.', '*', '>', '/' or '\\'"))
+	}
+	if !natsexport.ValidPrefix(c.NATSPrefix) {
+		errs = append(errs, errors.New("--nats-subject-prefix: must be tokens separated by '.', without spaces, '*' or '>'"))
+	}
 	if c.AccessTTL > time.Hour {
 		errs = append(errs, errors.New("--access-ttl: at most 1h; access tokens cannot be revoked one by one, so keep them short"))
 	}
@@ -223,6 +244,22 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--log-level: must be debug, info, warn or error"))
 	}
 	return errors.Join(errs...)
+}
+
+// validNATSURL reports whether s lists NATS servers by URL.
+func validNATSURL(s string) bool {
+	for _, u := range strings.Split(s, ",") {
+		p, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || p.Host == "" {
+			return false
+		}
+		switch p.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // IsPostgresURL reports whether s selects the PostgreSQL store.

@@ -50,6 +50,9 @@ func (s wakingStore) RecordDelete(ctx context.Context, p *store.RecordDeletePara
 // PostgreSQL, asks for a notification to the other nodes.
 func (a *App) wake() {
 	a.hub.Wake()
+	if a.export != nil {
+		a.export.Wake()
+	}
 	if a.notify != nil {
 		select {
 		case a.notify <- struct{}{}:

@@ -83,6 +83,7 @@ type Store interface {
 	KeyRevoke(ctx context.Context, tenant, id string, at time.Time, a *AuditEntry) error
 
 	Identity
+	Cursors
 }
 
 // MigrationStatus describes one system migration.

@@ -8,7 +8,8 @@
 // except in CI (CI=true), where a missing compiler fails the run. The
 // PostgreSQL suites run against BASALT_TEST_POSTGRES (default
 // postgres://postgres@127.0.0.1:5432/test); without a server they skip,
-// and in CI they fail. The realtime client tests (cmd/basalt) need
+// and in CI they fail. So do the NATS export tests, against
+// BASALT_TEST_NATS (default nats://127.0.0.1:4222, with JetStream). The realtime client tests (cmd/basalt) need
 // Node.js and npm, and Debian's Chromium at /usr/bin/chromium; without
 // them they skip, and in CI they fail, after this command has tried to
 // install Chromium with apt-get.

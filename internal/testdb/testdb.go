@@ -36,12 +36,19 @@ func PostgresURL(t testing.TB) string {
 		conn.Close(ctx)
 	}
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s is required in CI: %v", url, err)
-		}
-		t.Skipf("SKIP: no PostgreSQL at %s (%v); set BASALT_TEST_POSTGRES to run the PostgreSQL suite", url, err)
+		missing(t, "PostgreSQL", url, "BASALT_TEST_POSTGRES", "the PostgreSQL suite", err)
 	}
 	return url
+}
+
+// missing skips the test for want of a service, saying so, or fails it
+// in CI, where every service must run.
+func missing(t testing.TB, service, url, env, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s at %s is required in CI: %v", service, url, err)
+	}
+	t.Skipf("SKIP: no %s at %s (%v); set %s to run %s", service, url, err, env, what)
 }
 
 // Schema returns a new schema name for one test and drops the schema

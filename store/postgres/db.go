@@ -42,6 +42,7 @@ type DB struct {
 	horizon horizon
 
 	*sqlstore.Identity
+	*sqlstore.Cursors
 }
 
 var _ store.Store = (*DB)(nil)
@@ -73,6 +74,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	db := &DB{pool: pool, now: opts.Now}
 	db.Identity = sqlstore.NewIdentity(queries{db})
+	db.Cursors = sqlstore.NewCursors(queries{db})
 	if db.now == nil {
 		db.now = time.Now
 	}

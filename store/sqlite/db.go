@@ -73,6 +73,7 @@ type DB struct {
 	recs      sync.Map // collection name -> *sqlgen.Records
 
 	*sqlstore.Identity
+	*sqlstore.Cursors
 }
 
 var _ store.Store = (*DB)(nil)
@@ -116,6 +117,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		db.cache = newRecordCache(opts.RecordCache)
 	}
 	db.Identity = sqlstore.NewIdentity(queries{db})
+	db.Cursors = sqlstore.NewCursors(queries{db})
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {
 		db.Close()

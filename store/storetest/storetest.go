@@ -29,6 +29,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("Explain", func(t *testing.T) { testExplain(t, newDB) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newDB) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newDB) })
+	t.Run("Cursors", func(t *testing.T) { testCursors(t, newDB) })
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, newDB) })
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, newDB) })
 	t.Run("RulesSQLMatchesEval", func(t *testing.T) { testRulesDifferential(t, newDB) })
