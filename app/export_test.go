@@ -30,7 +30,7 @@ func TestNATSExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close) // after the stream's deletion below
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
