@@ -811,7 +811,7 @@ func oaTenantPaths() oaMap {
 				errs: []int{400, 404, 413, 415},
 				ok:   oaMap{"200": oaJSONResponse("The tenant after the change.", "Tenant")}}.build(),
 			"delete": oaOp{id: "tenantDelete", summary: "Delete a tenant and all its data (owners)", tag: tag, errs: []int{404, 409},
-				ok: oaMap{"204": done("The tenant and its records, events, members, invitations and keys are gone. The default tenant stays (409).")}}.build(),
+				ok: oaMap{"204": done("The tenant and its records, events, members, invitations and keys are gone, and the sessions acting in it revoked. The default tenant stays (409).")}}.build(),
 		},
 		"/api/tenants/{id}/export": oaMap{
 			"parameters": tenant,
@@ -829,9 +829,9 @@ func oaTenantPaths() oaMap {
 			"parameters": []any{oaRef("parameters", "TenantID"), oaRef("parameters", "MemberUser")},
 			"patch": oaOp{id: "memberRoleSet", summary: "Change a member's role (owners and admins)", tag: tag, body: "MemberRole",
 				errs: []int{400, 404, 409, 413, 415},
-				ok:   oaMap{"204": done("The role is changed. Only owners grant or take away ownership; the last owner stays one (409).")}}.build(),
+				ok:   oaMap{"204": done("The role is changed and the member's sessions acting in the tenant revoked (their tokens name the old role). Only owners grant or take away ownership; the last owner stays one (409).")}}.build(),
 			"delete": oaOp{id: "memberRemove", summary: "Remove a member (owners and admins, or the member)", tag: tag, errs: []int{404, 409},
-				ok: oaMap{"204": done("The member is removed; its sessions in the tenant continue without it.")}}.build(),
+				ok: oaMap{"204": done("The member is removed and its sessions acting in the tenant are revoked.")}}.build(),
 		},
 		"/api/tenants/{id}/roles": oaMap{
 			"parameters": tenant,

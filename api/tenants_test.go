@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"testing"
 
 	"basalt.dev/basalt/api/apitest"
@@ -75,6 +76,9 @@ func TestTenantLifecycle(t *testing.T) {
 		bobID := me["id"].(string)
 		as(t, s, ada, "PATCH", "/api/tenants/"+id+"/members/"+bobID, map[string]any{"role": "editor"}, 204)
 		as(t, s, ada, "PATCH", "/api/tenants/"+id+"/members/"+bobID, map[string]any{"role": "wizard"}, 400)
+		// The role change ended Bob's session in Acme (its tokens named the
+		// old role): he signs in again.
+		bob = as(t, s, "", "POST", "/api/auth/login", map[string]any{"email": "bob@example.com", "password": "correct horse battery bob@example.com"}, 200)["access_token"].(string)
 		as(t, s, ada, "DELETE", "/api/tenants/"+id+"/roles/editor", nil, 409) // bob holds it
 
 		// The last owner cannot leave or be demoted.
@@ -99,8 +103,10 @@ func TestTenantLifecycle(t *testing.T) {
 
 		// Bob leaves; the owner deletes the tenant.
 		as(t, s, bob, "DELETE", "/api/tenants/"+id+"/members/"+bobID, nil, 204)
-		as(t, s, bob, "DELETE", "/api/tenants/"+id, nil, 404)
+		as(t, s, bob, "DELETE", "/api/tenants/"+id, nil, 401) // leaving ended his session there
 		as(t, s, ada, "DELETE", "/api/tenants/"+id, nil, 204)
+		// So did deleting the tenant Ada's session acted in.
+		ada = as(t, s, "", "POST", "/api/auth/login", map[string]any{"email": "ada@example.com", "password": "correct horse battery ada@example.com"}, 200)["access_token"].(string)
 		as(t, s, ada, "GET", "/api/tenants/"+id, nil, 404)
 		as(t, s, ada, "DELETE", "/api/tenants/default", nil, 403)
 	})
@@ -138,4 +144,59 @@ func TestTenantExport(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestRemovedMemberLosesAccess: an access token names its tenant and role
+// and lives for minutes; removing the member, changing the role or
+// deleting the tenant revokes the sessions acting there, so the token
+// stops working at once rather than when it expires.
+func TestRemovedMemberLosesAccess(t *testing.T) {
+	apitest.ForEachDriver(t, func(t *testing.T, d apitest.Driver) {
+		s := apitest.Start(t, d)
+		s.Admin(t, "POST", "/api/collections", map[string]any{"name": "notes", "fields": []map[string]any{{"name": "text", "type": "text"}},
+			"rules": map[string]any{"list": "", "create": ""}}, 201)
+		ada := signup(t, s, "ada@example.com")
+		acme := as(t, s, ada, "POST", "/api/tenants", map[string]any{"name": "Acme"}, 201)["id"].(string)
+		adaAcme := switchTo(t, s, ada, acme)
+		member := func(email, role string) (token, id string) {
+			t.Helper()
+			tok := signup(t, s, email)
+			inv := as(t, s, adaAcme, "POST", "/api/tenants/"+acme+"/invites", map[string]any{"email": email, "role": role}, 201)
+			accept := inv["accept_url"].(string)
+			as(t, s, tok, "POST", "/api/invites/accept", map[string]any{"token": accept[strings.Index(accept, "token=")+len("token="):]}, 200)
+			tok = switchTo(t, s, tok, acme)
+			return tok, as(t, s, tok, "GET", "/api/auth/me", nil, 200)["id"].(string)
+		}
+		const notes = "/api/collections/notes/records"
+		cut := func(token, what string) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				r := s.Do(t, apitest.Request{Method: "GET", Path: notes, Key: token})
+				if r.StatusCode == 401 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the old access token still answers %d", what, r.StatusCode)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		alan, alanID := member("al@example.com", "member")
+		as(t, s, alan, "POST", notes, map[string]any{"text": "mine"}, 201)
+		as(t, s, adaAcme, "DELETE", "/api/tenants/"+acme+"/members/"+alanID, nil, 204)
+		cut(alan, "removed member")
+
+		grace, graceID := member("gh@example.com", "admin")
+		as(t, s, grace, "GET", notes, nil, 200)
+		as(t, s, adaAcme, "PATCH", "/api/tenants/"+acme+"/members/"+graceID, map[string]any{"role": "member"}, 204)
+		cut(grace, "demoted admin")
+
+		as(t, s, adaAcme, "DELETE", "/api/tenants/"+acme, nil, 204)
+		cut(adaAcme, "owner of the deleted tenant")
+		// The session itself was acting in Acme (a switch moves a session),
+		// so Ada signs in again.
+		as(t, s, "", "POST", "/api/auth/login", map[string]any{"email": "ada@example.com", "password": "correct horse battery ada@example.com"}, 200)
+	})
 }

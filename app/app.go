@@ -96,7 +96,7 @@ func (a *App) init(ctx context.Context) error {
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Tickets: auth.NewTickets(a.store, nil),
-		Tenants: tenants.New(a.store, a.records, a.tenantMailer(), a.publicURL(), nil, a.log), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
+		Tenants: a.newTenants(), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.bg.Go(func() { followSchema(bg, a.store, a.records, head, a.log) })

@@ -13,6 +13,7 @@ import (
 
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/mail"
+	"basalt.dev/basalt/tenants"
 )
 
 // secretBox returns the box that encrypts stored secrets, with the key
@@ -125,4 +126,12 @@ func (a *App) followKeys(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// newTenants returns the tenant service, telling this node's users
+// service at once of the sessions its changes revoke.
+func (a *App) newTenants() *tenants.Service {
+	ts := tenants.New(a.store, a.records, a.tenantMailer(), a.publicURL(), nil, a.log)
+	ts.SessionsRevoked = a.users.RevocationsChanged
+	return ts
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"basalt.dev/basalt"
 )
@@ -24,4 +25,15 @@ func Live(ctx context.Context, users *Users, keys *Keys, p *basalt.Principal) bo
 		return sk.Revoked.IsZero() && (sk.Expires.IsZero() || keys.now().Before(sk.Expires))
 	}
 	return true
+}
+
+// RevocationsChanged tells this node's users service that sessions were
+// just revoked by another service (a member removed, a role changed, a
+// tenant deleted): it reads the recent revocations before returning, so
+// the sessions' access tokens stop working here at once. Other nodes
+// learn within their poll interval.
+func (u *Users) RevocationsChanged(ctx context.Context) {
+	if err := u.revoke.read(ctx, u.now().Add(-time.Minute)); err != nil {
+		u.log.Error("auth: read revoked sessions", "err", err)
+	}
 }

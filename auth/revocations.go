@@ -44,29 +44,15 @@ func (r *revocations) has(id string) bool {
 // than the longest access token lifetime are dropped: those tokens have
 // expired anyway.
 func (r *revocations) follow(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	const keep = time.Hour
-	since := r.now().Add(-keep)
+	since := r.now().Add(-revocationKeep)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		start := r.now()
-		ids, err := r.store.SessionsRevokedSince(ctx, since.Add(-interval))
-		if err != nil && ctx.Err() == nil {
+		if err := r.read(ctx, since.Add(-interval)); err != nil && ctx.Err() == nil {
 			log.Error("auth: read revoked sessions", "err", err)
 		} else {
 			since = start
-			r.mu.Lock()
-			for _, id := range ids {
-				if _, ok := r.ids[id]; !ok {
-					r.ids[id] = start
-				}
-			}
-			for id, at := range r.ids {
-				if start.Sub(at) > keep {
-					delete(r.ids, id)
-				}
-			}
-			r.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -74,4 +60,30 @@ func (r *revocations) follow(ctx context.Context, interval time.Duration, log *s
 		case <-t.C:
 		}
 	}
+}
+
+// revocationKeep is how long a revocation is remembered: longer than any
+// access token lives.
+const revocationKeep = time.Hour
+
+// read adds the sessions revoked since since and forgets old entries.
+func (r *revocations) read(ctx context.Context, since time.Time) error {
+	start := r.now()
+	ids, err := r.store.SessionsRevokedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := r.ids[id]; !ok {
+			r.ids[id] = start
+		}
+	}
+	for id, at := range r.ids {
+		if start.Sub(at) > revocationKeep {
+			delete(r.ids, id)
+		}
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ type Identity interface {
 	// TenantDelete deletes a tenant and all its data: the records of every
 	// collection (tables, the names of the collection tables), its events,
 	// memberships, roles, invitations, API keys and audit trail; sessions
-	// acting in it continue without a tenant. CodeNotFound.
+	// acting in it are revoked. CodeNotFound.
 	TenantDelete(ctx context.Context, id string, tables []string, at time.Time) error
 
 	// MembershipGet returns a user's membership of a tenant. CodeNotFound.
@@ -43,9 +43,12 @@ type Identity interface {
 	MembershipsOfUser(ctx context.Context, user string) ([]Membership, error)
 	// MembershipsOfTenant lists a tenant's members with their emails.
 	MembershipsOfTenant(ctx context.Context, tenant string) ([]Member, error)
-	// MembershipPut adds a member or changes a member's role.
+	// MembershipPut adds a member or changes a member's role; a change
+	// revokes the member's sessions acting in the tenant (their access
+	// tokens carry the old role).
 	MembershipPut(ctx context.Context, m *Membership, a *AuditEntry) error
-	// MembershipDelete removes a member. CodeNotFound.
+	// MembershipDelete removes a member and revokes the member's sessions
+	// acting in the tenant. CodeNotFound.
 	MembershipDelete(ctx context.Context, tenant, user string, a *AuditEntry) error
 
 	// RoleCreate defines a custom role in a tenant. CodeConflict.

@@ -78,7 +78,7 @@ func (s *Service) SetRole(ctx context.Context, tenant, user, role string) error 
 		}
 	}
 	cur.Role = role
-	return s.store.MembershipPut(ctx, cur, s.audit(ctx, tenant, "member.role", user, map[string]string{"role": role}))
+	return s.revoked(ctx, s.store.MembershipPut(ctx, cur, s.audit(ctx, tenant, "member.role", user, map[string]string{"role": role})))
 }
 
 func (s *Service) keepAnOwner(ctx context.Context, tenant, leaving string) error {
@@ -117,7 +117,7 @@ func (s *Service) RemoveMember(ctx context.Context, tenant, user string) error {
 			return err
 		}
 	}
-	return s.store.MembershipDelete(ctx, tenant, user, s.audit(ctx, tenant, "member.remove", user, nil))
+	return s.revoked(ctx, s.store.MembershipDelete(ctx, tenant, user, s.audit(ctx, tenant, "member.remove", user, nil)))
 }
 
 // Roles lists the tenant's custom roles.

@@ -41,6 +41,19 @@ type Service struct {
 	publicURL string
 	now       func() time.Time
 	log       *slog.Logger
+
+	// SessionsRevoked, if set, is called after a change that revoked
+	// sessions (a member removed, a role changed, the tenant deleted), so
+	// the node stops honouring their access tokens at once.
+	SessionsRevoked func(context.Context)
+}
+
+// revoked reports a change that revoked sessions.
+func (s *Service) revoked(ctx context.Context, err error) error {
+	if err == nil && s.SessionsRevoked != nil {
+		s.SessionsRevoked(ctx)
+	}
+	return err
 }
 
 // New returns the service.
@@ -171,7 +184,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	for _, c := range s.records.Collections(ctx) {
 		tables = append(tables, basalt.TableName(c.Name))
 	}
-	return s.store.TenantDelete(ctx, id, tables, s.now().UTC())
+	return s.revoked(ctx, s.store.TenantDelete(ctx, id, tables, s.now().UTC()))
 }
 
 // roleOf returns the caller's role in tenant: the membership's role for a

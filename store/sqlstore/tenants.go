@@ -35,8 +35,9 @@ func (s *Identity) TenantDelete(ctx context.Context, id string, tables []string,
 				return fmt.Errorf("sqlstore: delete tenant data in %s: %w", t, err)
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE _sessions SET tenant_id = '' WHERE tenant_id = ?`, id)
-		return err
+		// Access tokens name the tenant they act in and stay valid until
+		// they expire; revoking their sessions is what stops them.
+		return revokeTenantSessions(ctx, s, tx, id, "", at, "tenant deleted")
 	})
 }
 
@@ -60,19 +61,55 @@ func (s *Identity) MembershipsOfTenant(ctx context.Context, tenant string) ([]st
 }
 
 // MembershipPut implements store.Identity.
+// A changed role ends the member's sessions in the tenant: their access
+// tokens carry the old role.
 func (s *Identity) MembershipPut(ctx context.Context, m *store.Membership, a *store.AuditEntry) error {
 	return s.db.Tx(ctx, func(tx dbq.Q) error {
-		n, err := tx.Exec(ctx, `UPDATE _memberships SET role = ? WHERE tenant_id = ? AND user_id = ?`, m.Role, m.TenantID, m.UserID)
+		changed, err := tx.Exec(ctx, `UPDATE _memberships SET role = ? WHERE tenant_id = ? AND user_id = ? AND role <> ?`, m.Role, m.TenantID, m.UserID, m.Role)
 		if err != nil {
 			return fmt.Errorf("sqlstore: set role: %w", err)
 		}
-		if n == 0 {
+		if changed > 0 {
+			if err := revokeTenantSessions(ctx, s, tx, m.TenantID, m.UserID, auditTime(a), "role changed"); err != nil {
+				return err
+			}
+			return s.appendAudit(ctx, tx, a)
+		}
+		var exists int64
+		if err := dbq.QueryRow(ctx, tx, `SELECT count(*) FROM _memberships WHERE tenant_id = ? AND user_id = ?`, []any{m.TenantID, m.UserID}, &exists); err != nil {
+			return fmt.Errorf("sqlstore: set role: %w", err)
+		}
+		if exists == 0 {
 			if err := s.insertMembership(ctx, tx, m); err != nil {
 				return err
 			}
 		}
 		return s.appendAudit(ctx, tx, a)
 	})
+}
+
+// revokeTenantSessions revokes the live sessions acting in tenant: all of
+// them, or only user's.
+func revokeTenantSessions(ctx context.Context, s *Identity, tx dbq.Q, tenant, user string, at time.Time, why string) error {
+	query := `UPDATE _sessions SET revoked = ?, revoked_why = ? WHERE tenant_id = ? AND revoked IS NULL`
+	args := []any{s.t(at), why, tenant}
+	if user != "" {
+		query += ` AND user_id = ?`
+		args = append(args, user)
+	}
+	if _, err := tx.Exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("sqlstore: revoke sessions in tenant: %w", err)
+	}
+	return nil
+}
+
+// auditTime is when an audited change happens: the audit entry's time, or
+// now for a change made without one.
+func auditTime(a *store.AuditEntry) time.Time {
+	if a != nil {
+		return a.Time
+	}
+	return time.Now().UTC()
 }
 
 // MembershipDelete implements store.Identity.
@@ -84,6 +121,9 @@ func (s *Identity) MembershipDelete(ctx context.Context, tenant, user string, a 
 		}
 		if n == 0 {
 			return notFound("member", user)
+		}
+		if err := revokeTenantSessions(ctx, s, tx, tenant, user, auditTime(a), "removed from tenant"); err != nil {
+			return err
 		}
 		return s.appendAudit(ctx, tx, a)
 	})

@@ -31,6 +31,31 @@ func testTenants(t *testing.T, newDB func(t *testing.T) Opener) {
 	if err := s.MembershipPut(ctx, &store.Membership{TenantID: "acme", UserID: "u2", Role: "editor", Created: testNow}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// u2's sessions: one acting in acme, one elsewhere. A role change or a
+	// removal ends the first (its tokens name acme and the old role).
+	session := func(id, tenant string) {
+		t.Helper()
+		x := &store.Session{ID: id, UserID: "u2", TenantID: tenant, Created: testNow, LastUsed: testNow, Expires: testNow.Add(time.Hour)}
+		if err := s.SessionCreate(ctx, x, "h-"+id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoked := func(id string) bool {
+		t.Helper()
+		x, err := s.SessionGet(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !x.Revoked.IsZero()
+	}
+	session("u2-acme", "acme")
+	session("u2-other", "other")
+	if err := s.MembershipPut(ctx, &store.Membership{TenantID: "acme", UserID: "u2", Role: "editor", Created: testNow}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if revoked("u2-acme") {
+		t.Error("putting the same role revoked the member's session")
+	}
 	wantCode(t, "RoleDelete(held)", s.RoleDelete(ctx, "acme", "editor", nil), basalt.CodeConflict)
 	if err := s.MembershipPut(ctx, &store.Membership{TenantID: "acme", UserID: "u2", Role: "member", Created: testNow}, nil); err != nil {
 		t.Fatal(err)
@@ -38,6 +63,10 @@ func testTenants(t *testing.T, newDB func(t *testing.T) Opener) {
 	if err := s.RoleDelete(ctx, "acme", "editor", nil); err != nil {
 		t.Errorf("RoleDelete(free) = %v", err)
 	}
+	if !revoked("u2-acme") || revoked("u2-other") {
+		t.Errorf("after a role change: session in acme revoked %v (want true), elsewhere %v (want false)", revoked("u2-acme"), revoked("u2-other"))
+	}
+	session("u2-acme2", "acme")
 	members, err := s.MembershipsOfTenant(ctx, "acme")
 	if err != nil || len(members) != 2 || members[1].Email != "u2@example.com" || members[1].Role != "member" {
 		t.Fatalf("MembershipsOfTenant() = %+v, %v", members, err)
@@ -45,6 +74,9 @@ func testTenants(t *testing.T, newDB func(t *testing.T) Opener) {
 	wantCode(t, "MembershipDelete(stranger)", s.MembershipDelete(ctx, "acme", "nobody", nil), basalt.CodeNotFound)
 	if err := s.MembershipDelete(ctx, "acme", "u2", nil); err != nil {
 		t.Fatal(err)
+	}
+	if !revoked("u2-acme2") || revoked("u2-other") {
+		t.Errorf("after a removal: session in acme revoked %v (want true), elsewhere %v (want false)", revoked("u2-acme2"), revoked("u2-other"))
 	}
 
 	// Invitations: for one address, once, before they expire.
@@ -87,8 +119,8 @@ func testTenants(t *testing.T, newDB func(t *testing.T) Opener) {
 	if ms, _ := s.MembershipsOfUser(ctx, "u1"); len(ms) != 0 {
 		t.Errorf("memberships of a deleted tenant remain: %v", ms)
 	}
-	if x, _ := s.SessionGet(ctx, "s1"); x.TenantID != "" {
-		t.Errorf("session still acts in the deleted tenant: %+v", x)
+	if x, _ := s.SessionGet(ctx, "s1"); x.Revoked.IsZero() {
+		t.Errorf("a session acting in the deleted tenant is live: %+v", x)
 	}
 	_, err = s.TenantGet(ctx, "acme")
 	wantCode(t, "TenantGet(deleted)", err, basalt.CodeNotFound)
