@@ -21,12 +21,24 @@ import (
 	"basalt.dev/basalt/internal/testdb"
 )
 
+// binDir holds the binary the tests build; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildBasalt builds the binary once for the tests of this package.
 var buildBasalt = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "basalt-bin")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "basalt")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
