@@ -14,7 +14,7 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", handleHealth())
 	s.handle("GET /readyz", handleReady(s.d.Store, &s.draining))
 	s.handle("GET /metrics", promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{Registry: s.d.Registry}))
-	s.handle("GET /api/openapi.json", handleOpenAPI(recs, s.d.Version))
+	s.handle("GET /api/openapi.json", s.optional(handleOpenAPI(recs, s.d.Version)))
 
 	s.handle("GET /api/collections", s.scoped(handleCollectionList(recs), basalt.ScopeCollections))
 	s.handle("POST /api/collections", s.scoped(handleCollectionCreate(recs), basalt.ScopeCollections))
