@@ -249,6 +249,8 @@ func (s *Server) handleSSE() http.Handler {
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-s.drained:
+				return nil // the client resumes on another server
 			case <-beat.C:
 				out.buf = append(out.buf, ": ping\n\n"...)
 			case <-check.C:

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,8 @@ type Server struct {
 	handler  http.Handler
 	metrics  *Metrics
 	draining atomic.Bool
+	drained  chan struct{} // closed by Drain: open realtime streams end
+	drainOne sync.Once
 	streams  realtime.Counter // open realtime connections
 }
 
@@ -74,7 +77,7 @@ func NewServer(cfg Config, d Deps) *Server {
 		d.Registry = prometheus.NewRegistry()
 	}
 	cfg.Realtime.defaults()
-	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
+	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry), drained: make(chan struct{})}
 	s.routes()
 	s.mux.Handle("/", http.HandlerFunc(s.unmatched))
 	var h http.Handler = s.mux
@@ -109,8 +112,13 @@ func streamsApart(stream, h http.Handler) http.Handler {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Drain makes /readyz fail, so load balancers stop sending requests
-// while the server finishes the ones it has.
-func (s *Server) Drain() { s.draining.Store(true) }
+// while the server finishes the ones it has. It ends the realtime
+// streams, which would otherwise hold the shutdown for its whole time:
+// their clients reconnect to another server and resume.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.drainOne.Do(func() { close(s.drained) })
+}
 
 // handle registers a route; the pattern names the route in logs and metrics.
 func (s *Server) handle(pattern string, h http.Handler) {

@@ -95,6 +95,8 @@ func (a *App) init(ctx context.Context) error {
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
+		Realtime: api.RealtimeConfig{Heartbeat: a.cfg.RealtimeHeartbeat, Buffer: a.cfg.RealtimeBuffer, MaxSubscriptions: a.cfg.RealtimeMaxSubscriptions,
+			MaxPerPrincipal: a.cfg.RealtimeMaxPerUser, MaxPerTenant: a.cfg.RealtimeMaxPerTenant, CheckEvery: a.cfg.RealtimeAuthCheck},
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Tickets: auth.NewTickets(a.store, nil),
 		Tenants: a.newTenants(), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())

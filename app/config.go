@@ -49,6 +49,18 @@ type Config struct {
 	SignupTenant string        // tenant new users join; "" for none
 	AccessTTL    time.Duration // lifetime of an access token
 	SessionTTL   time.Duration // lifetime of a session without refresh
+
+	// Realtime streams (api.RealtimeConfig): keep-alive interval, events
+	// a subscriber may fall behind by, subscriptions per connection,
+	// open connections per principal (user, API key or anonymous address)
+	// and per tenant (0: unlimited), and how often a stream checks that
+	// its session or key still holds.
+	RealtimeHeartbeat        time.Duration
+	RealtimeBuffer           int
+	RealtimeMaxSubscriptions int
+	RealtimeMaxPerUser       int
+	RealtimeMaxPerTenant     int
+	RealtimeAuthCheck        time.Duration
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -75,6 +87,13 @@ func DefaultConfig() Config {
 		SessionTTL:        30 * 24 * time.Hour,
 		SMTPFrom:          "basalt@localhost",
 		LogRequests:       true,
+
+		RealtimeHeartbeat:        15 * time.Second,
+		RealtimeBuffer:           1024,
+		RealtimeMaxSubscriptions: 32,
+		RealtimeMaxPerUser:       64,
+		RealtimeMaxPerTenant:     10000,
+		RealtimeAuthCheck:        5 * time.Second,
 	}
 }
 
@@ -126,6 +145,17 @@ var options = []option{
 		set: func(c *Config, v string) error { c.SignupTenant = v; return nil }, get: func(c *Config) string { return c.SignupTenant }},
 	{name: "access-ttl", usage: "lifetime of an access token", set: setDuration(func(c *Config) *time.Duration { return &c.AccessTTL }), get: func(c *Config) string { return c.AccessTTL.String() }},
 	{name: "session-ttl", usage: "how long a session lasts without a refresh", set: setDuration(func(c *Config) *time.Duration { return &c.SessionTTL }), get: func(c *Config) string { return c.SessionTTL.String() }},
+	{name: "realtime-heartbeat", usage: "interval of keep-alive comments on an idle realtime stream", set: setDuration(func(c *Config) *time.Duration { return &c.RealtimeHeartbeat }), get: func(c *Config) string { return c.RealtimeHeartbeat.String() }},
+	{name: "realtime-buffer", usage: "events a realtime subscriber may fall behind by before it is cut off, to resume from its last event",
+		set: setInt(func(c *Config) *int { return &c.RealtimeBuffer }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeBuffer) }},
+	{name: "realtime-max-subscriptions", usage: "collections and records one realtime connection may subscribe to",
+		set: setInt(func(c *Config) *int { return &c.RealtimeMaxSubscriptions }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxSubscriptions) }},
+	{name: "realtime-max-per-user", usage: "open realtime connections per user, API key or anonymous address (0: unlimited)",
+		set: setInt(func(c *Config) *int { return &c.RealtimeMaxPerUser }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxPerUser) }},
+	{name: "realtime-max-per-tenant", usage: "open realtime connections per tenant on this server (0: unlimited)",
+		set: setInt(func(c *Config) *int { return &c.RealtimeMaxPerTenant }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxPerTenant) }},
+	{name: "realtime-auth-check", usage: "how often an open realtime stream checks that its session or API key still holds; a revoked one ends it",
+		set: setDuration(func(c *Config) *time.Duration { return &c.RealtimeAuthCheck }), get: func(c *Config) string { return c.RealtimeAuthCheck.String() }},
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
@@ -233,10 +263,23 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"access-ttl", c.AccessTTL}, {"session-ttl", c.SessionTTL}, {"request-timeout", c.RequestTimeout}, {"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout},
-		{"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-timeout", c.ShutdownTimeout}} {
+		{"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-timeout", c.ShutdownTimeout},
+		{"realtime-heartbeat", c.RealtimeHeartbeat}, {"realtime-auth-check", c.RealtimeAuthCheck}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s: must be positive", d.name))
 		}
+	}
+	if c.RealtimeBuffer < 1 {
+		errs = append(errs, errors.New("--realtime-buffer: must be at least 1"))
+	}
+	if c.RealtimeMaxSubscriptions < 1 {
+		errs = append(errs, errors.New("--realtime-max-subscriptions: must be at least 1"))
+	}
+	if c.RealtimeMaxPerUser < 0 {
+		errs = append(errs, errors.New("--realtime-max-per-user: must be 0 (unlimited) or more"))
+	}
+	if c.RealtimeMaxPerTenant < 0 {
+		errs = append(errs, errors.New("--realtime-max-per-tenant: must be 0 (unlimited) or more"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 
 	"basalt.dev/basalt"
+	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // notifier is the part of a store that wakes other nodes (PostgreSQL's
@@ -65,6 +67,7 @@ func (a *App) wake() {
 // wake it when another node writes and that tell the others when this
 // one does.
 func (a *App) startRealtime(ctx context.Context) {
+	a.reg.MustRegister(hubMetrics(a.hub)...)
 	a.bg.Go(func() { a.hub.Run(ctx) })
 	n, ok := a.store.(notifier)
 	if !ok {
@@ -86,4 +89,20 @@ func (a *App) startRealtime(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// hubMetrics report the hub on /metrics: how far it has read the log,
+// its subscriptions, and those cut off for falling behind (a rising count
+// means clients or the network are too slow for --realtime-buffer).
+func hubMetrics(h *realtime.Hub) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_position", Help: "Last event log position the realtime hub handed out."},
+			func() float64 { return float64(h.Position()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_subscriptions", Help: "Open realtime subscriptions."},
+			func() float64 { return float64(h.Subscribers()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_events_delivered_total", Help: "Events the realtime hub handed to subscriptions."},
+			func() float64 { d, _ := h.Stats(); return float64(d) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_cutoffs_total", Help: "Realtime subscriptions cut off for falling behind; their clients resume from the log."},
+			func() float64 { _, c := h.Stats(); return float64(c) }),
+	}
 }

@@ -37,9 +37,10 @@ type Hub struct {
 
 	wake chan struct{}
 
-	mu   sync.Mutex
-	pos  int64 // the last position handed to subscriptions
-	subs map[*Sub]struct{}
+	mu      sync.Mutex
+	pos     int64 // the last position handed to subscriptions
+	subs    map[*Sub]struct{}
+	stopped bool // Run has returned: new subscriptions start closed
 
 	delivered atomic.Int64
 	dropped   atomic.Int64
@@ -141,6 +142,7 @@ func (h *Hub) dispatch(events []basalt.Event) {
 				// Full: the subscriber is too slow. Cut it off; it resumes
 				// from the last event it took, replayed from the log.
 				delete(h.subs, s)
+				s.lagged.Store(true)
 				close(s.ch)
 				h.dropped.Add(1)
 			}
@@ -151,6 +153,7 @@ func (h *Hub) dispatch(events []basalt.Event) {
 func (h *Hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.stopped = true
 	for s := range h.subs {
 		delete(h.subs, s)
 		close(s.ch)
@@ -183,6 +186,8 @@ type Sub struct {
 	ch    chan *basalt.Event
 	start int64
 	mu    sync.Mutex
+
+	lagged atomic.Bool
 }
 
 // ErrLagged is the cause of a stream's end when its subscriber fell behind.
@@ -196,6 +201,12 @@ func (h *Hub) Subscribe(in Interest, n int) *Sub {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s.start = h.pos
+	if h.stopped {
+		// No event would ever arrive: end the subscriber's stream now
+		// rather than leave it waiting on a hub that is gone.
+		close(s.ch)
+		return s
+	}
 	h.subs[s] = struct{}{}
 	return s
 }
@@ -208,6 +219,11 @@ func (s *Sub) wants(e *basalt.Event) bool {
 
 // C returns the subscription's events.
 func (s *Sub) C() <-chan *basalt.Event { return s.ch }
+
+// Lagged reports whether the hub cut the subscription off for falling
+// behind, rather than stopping: once C is closed, it tells the subscriber
+// which of the two to report.
+func (s *Sub) Lagged() bool { return s.lagged.Load() }
 
 // Start is the hub's position when the subscription began.
 func (s *Sub) Start() int64 { return s.start }

@@ -79,6 +79,11 @@ func (w *Watch) Render(e *basalt.Event, dst []byte) (out []byte, ok bool) {
 	if err != nil {
 		return dst, false
 	}
+	// A field the filter names may have been hidden since the caller
+	// subscribed: matching on it would reveal its value, event by event.
+	if w.filter != nil && filter.Check(w.filter, a.view(c)) != nil {
+		return dst, false
+	}
 	r, err := eventRecord(c, e.Record)
 	if err != nil {
 		w.svc.log.Error("realtime: decode event record", "collection", c.Name, "position", e.Position, "err", err)
