@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"basalt.dev/basalt/api/apitest"
 )
