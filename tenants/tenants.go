@@ -149,6 +149,9 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p := basalt.PrincipalFrom(ctx); p.Kind == "key" {
+		role = string(p.Role) // as GET /api/tenants shows a key's role
+	}
 	return &View{ID: t.ID, Name: t.Name, Role: role, Created: t.Created, Updated: t.Updated}, nil
 }
 
