@@ -25,9 +25,10 @@ import (
 // The realtime API is checked here with the clients that applications
 // use, not with Basalt's own code: the npm eventsource package and the
 // EventSource of a real browser (headless Chromium through
-// playwright-core). Their scripts live in
-// clients/js-test with a package.json and package-lock.json; the first
-// test that needs them runs npm ci there.
+// playwright-core); clients_ws_test.go adds the npm ws package and the
+// browser's WebSocket. Their scripts live in clients/js-test with a
+// package.json and package-lock.json; the first test that needs them
+// runs npm ci there.
 //
 // Without Node.js or Chromium these tests skip, saying so; in CI
 // (CI=true) they fail instead. internal/testall installs Debian's
@@ -406,8 +407,8 @@ type jsWant struct{ op, id string }
 // last event it had. It returns the time from the cut to the last
 // client's receiving the missed events.
 // Every script says "ready" when a client is subscribed: an EventSource
-// when it opens (a WebSocket client will when Basalt confirms its
-// subscribe message).
+// when it opens, a WebSocket client when Basalt confirms its subscribe
+// message.
 func (f *jsFixture) checkStreams(t *testing.T, s *jsScript, p *jsProxy, clients []string) time.Duration {
 	t.Helper()
 	all := func(cond func(c string) bool) func() bool {
@@ -518,16 +519,21 @@ func testNodeClients(t *testing.T, script, what string) {
 	t.Logf("%s: both clients had the missed events %v after the network came back", what, resumed.Round(time.Millisecond))
 }
 
-// TestBrowserRealtime serves a page, from an origin other than Basalt's
-// (CORS), that follows the stream with headless Chromium's own
+// TestBrowserEventSource serves a page, from an origin other than
+// Basalt's (CORS), that follows the stream with headless Chromium's own
 // EventSource, with tickets it gets with Ada's token. After the cut, the
 // EventSource's own retry reuses its spent ticket and is refused; the
 // page then gets a new ticket and resumes with after=.
-func TestBrowserRealtime(t *testing.T) {
+func TestBrowserEventSource(t *testing.T) { testBrowser(t, "sse.html", "browser-sse") }
+
+// testBrowser serves the page of clients/js-test named html, whose client
+// reports as client, opens it in headless Chromium and runs it through
+// the story of checkStreams.
+func testBrowser(t *testing.T, html, client string) {
 	jsNeedNode(t)
 	chromium := jsChromium(t)
 	t.Parallel()
-	files := map[string]string{"/sse.html": "sse.html", "/page.js": "page.js"}
+	files := map[string]string{"/" + html: html, "/page.js": "page.js"}
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := files[r.URL.Path]
 		if !ok {
@@ -538,11 +544,11 @@ func TestBrowserRealtime(t *testing.T) {
 	}))
 	t.Cleanup(page.Close)
 	f, p := proxied(t, "--cors-origins", page.URL)
-	q := "?" + url.Values{"api": {p.URL()}, "token": {f.ada}, "subscribe": {"posts"}}.Encode()
-	s := runScript(t, "browser.mjs", "BASALT_PAGES="+page.URL+"/sse.html"+q, "BASALT_CHROMIUM="+chromium)
-	resumed := f.checkStreams(t, s, p, []string{"browser-sse"})
+	q := url.Values{"api": {p.URL()}, "token": {f.ada}, "subscribe": {"posts"}}
+	s := runScript(t, "browser.mjs", "BASALT_PAGES="+page.URL+"/"+html+"?"+q.Encode(), "BASALT_CHROMIUM="+chromium)
+	resumed := f.checkStreams(t, s, p, []string{client})
 	if errs := s.of("browser", "pageerror"); len(errs) > 0 {
-		s.fatalf("the pages failed: %v", errs)
+		s.fatalf("the page failed: %v", errs)
 	}
-	t.Logf("Chromium: the page had the missed events %v after the network came back", resumed.Round(time.Millisecond))
+	t.Logf("Chromium, %s: the page had the missed events %v after the network came back", html, resumed.Round(time.Millisecond))
 }
