@@ -266,6 +266,15 @@ func oaBasePaths() oaMap {
 				"lets the caller see at the time of the event, without hidden fields. Comments keep an idle stream alive. " +
 				"The stream ends when the caller's credential is revoked, or when it falls too far behind: reconnect with Last-Event-ID.",
 				"content": oaContent("text/event-stream", oaType("string"))}}}.build()},
+		"/api/realtime/ws": oaMap{"get": oaOp{id: "realtimeWebSocket", summary: "Follow changes over a WebSocket", tag: "Realtime", anonymous: true,
+			params: []string{"WSSubscribe", "RealtimeFilter", "RealtimeAfter", "Ticket"}, errs: []int{400, 404, 429},
+			ok: oaMap{"101": oaMap{"description": "The connection is a WebSocket of JSON text messages (docs/api.md, Realtime over WebSocket). " +
+				"The client sends `{\"type\":\"subscribe\",\"subscribe\":[...],\"filter\",\"after\"}`, `{\"type\":\"unsubscribe\",\"subscribe\":[...]}` " +
+				"and `{\"type\":\"ping\"}`, each with an optional `id` echoed in the answer. The server sends `subscribed` (every subscription held), " +
+				"`event` (`position`, `collection`, `op`, `time`, `record`, as on the SSE route), `pong`, `error` (`status`, `code`, `detail`, `errors`: " +
+				"a refused message; the connection stays open) and, before it closes, `end` (`reason`, `position`: resume with after). " +
+				"after is honoured with the connection's first subscription only. Handshakes the WebSocket layer refuses " +
+				"(426 not an upgrade, 403 an Origin outside --cors-origins) are answered in plain text."}}}.build()},
 		"/api/realtime/tickets": oaMap{"post": oaOp{id: "realtimeTicket", summary: "Get a one-use ticket for a realtime stream", tag: "Realtime",
 			ok: oaMap{"201": oaJSONResponse("A ticket for ?ticket= on /api/realtime, good once within a minute, standing for the caller.", "Ticket", "Cache-Control")}}.build()},
 		"/api/collections": oaMap{
@@ -385,6 +394,8 @@ func oaParameters() oaMap {
 		"IfMatch":     header("If-Match", "The ETag the client last read; the write fails with 412 if the record has changed since."),
 		"Subscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "required": true, "schema": oaType("string"),
 			"description": "Comma-separated collections, or collection/id for one record, to follow (at most 32)."},
+		"WSSubscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "schema": oaType("string"),
+			"description": "Comma-separated collections, or collection/id for one record, to follow from the start; more can be added with subscribe messages (at most 32 in all)."},
 		"RealtimeFilter": oaMap{"name": "filter", "in": "query", "schema": oaType("string"),
 			"description": "A filter every subscribed collection's events must meet, in the filter language of lists."},
 		"RealtimeAfter": query("after", "Resume after this position: every later event is replayed from the log, then the stream goes live. Without it (and without Last-Event-ID) the stream starts live.",

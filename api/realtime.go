@@ -101,8 +101,7 @@ func (s *Server) parseSubscriptions(ctx context.Context, list []string, filterSr
 			continue
 		}
 		if len(out) == s.cfg.Realtime.MaxSubscriptions {
-			return nil, basalt.Invalid("Too many subscriptions.", basalt.FieldError{Field: "subscribe", Code: "too_many",
-				Message: fmt.Sprintf("at most %d subscriptions per connection", s.cfg.Realtime.MaxSubscriptions)})
+			return nil, s.tooManySubscriptions()
 		}
 		coll, id, _ := strings.Cut(item, "/")
 		w, err := s.d.Records.Watch(ctx, coll, id, filterSrc)
@@ -116,6 +115,11 @@ func (s *Server) parseSubscriptions(ctx context.Context, list []string, filterSr
 			Message: "name collections or records: subscribe=posts,comments/ID"})
 	}
 	return out, nil
+}
+
+func (s *Server) tooManySubscriptions() error {
+	return basalt.Invalid("Too many subscriptions.", basalt.FieldError{Field: "subscribe", Code: "too_many",
+		Message: fmt.Sprintf("at most %d subscriptions per connection", s.cfg.Realtime.MaxSubscriptions)})
 }
 
 func interest(ws []*records.Watch) realtime.Interest {
@@ -176,6 +180,38 @@ func (s *Server) admitStream(r *http.Request) (release func(), err error) {
 	return func() { s.streams.Release(keys) }, nil
 }
 
+// streamStart is a realtime request read and admitted: its refusals are
+// problems, sent before the stream begins.
+type streamStart struct {
+	watches []*records.Watch
+	after   int64
+	resume  bool // the client gave a position to resume after
+	release func()
+}
+
+// startStream reads the subscriptions and the resume position of a
+// realtime request and takes a connection slot (see admitStream). The
+// subscriptions are required unless optional: a WebSocket client may
+// subscribe with messages instead.
+func (s *Server) startStream(r *http.Request, optional bool) (*streamStart, error) {
+	q := r.URL.Query()
+	st := &streamStart{}
+	var err error
+	if !optional || q.Has("subscribe") {
+		st.watches, err = s.parseSubscriptions(r.Context(), strings.Split(strings.Join(q["subscribe"], ","), ","), q.Get("filter"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if st.after, st.resume, err = parseAfter(r); err != nil {
+		return nil, err
+	}
+	if st.release, err = s.admitStream(r); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // errStreamEnd ends a stream whose credential no longer holds.
 var errStreamEnd = errors.New("realtime: the credential no longer holds")
 
@@ -191,20 +227,12 @@ func (s *Server) live(ctx context.Context) bool {
 func (s *Server) handleSSE() http.Handler {
 	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		q := r.URL.Query()
-		watches, err := s.parseSubscriptions(ctx, strings.Split(strings.Join(q["subscribe"], ","), ","), q.Get("filter"))
+		st, err := s.startStream(r, false)
 		if err != nil {
 			return err
 		}
-		after, resume, err := parseAfter(r)
-		if err != nil {
-			return err
-		}
-		release, err := s.admitStream(r)
-		if err != nil {
-			return err
-		}
-		defer release()
+		defer st.release()
+		watches, after, resume := st.watches, st.after, st.resume
 		cfg := s.cfg.Realtime
 		sub := s.d.Hub.Subscribe(interest(watches), cfg.Buffer)
 		defer sub.Close()
@@ -221,22 +249,15 @@ func (s *Server) handleSSE() http.Handler {
 			return nil
 		}
 
-		last := sub.Start()
-		if resume {
-			last = after
-			if after < sub.Start() {
-				err := sub.Replay(ctx, after, func(e *basalt.Event) error {
-					out.event(watches, e)
-					if len(out.buf) > 32<<10 {
-						return out.flush()
-					}
-					return nil
-				})
-				if err != nil {
-					return nil // the client left, or the store failed: it resumes
-				}
-				last = sub.Start()
+		last, err := catchUp(ctx, sub, after, resume, func(e *basalt.Event) error {
+			out.event(watches, e)
+			if len(out.buf) > 32<<10 {
+				return out.flush()
 			}
+			return nil
+		})
+		if err != nil {
+			return nil // the client left, or the store failed: it resumes
 		}
 		if err := out.flush(); err != nil {
 			return nil
@@ -294,6 +315,34 @@ func (s *Server) handleSSE() http.Handler {
 	})
 }
 
+// catchUp replays the history after `after` to fn when the client
+// resumes, and returns the position after which the live events on
+// sub.C() continue the stream: those at or before it were replayed (or
+// the client had them already).
+func catchUp(ctx context.Context, sub *realtime.Sub, after int64, resume bool, fn func(*basalt.Event) error) (int64, error) {
+	switch {
+	case !resume:
+		return sub.Start(), nil
+	case after >= sub.Start():
+		return after, nil
+	}
+	if err := sub.Replay(ctx, after, fn); err != nil {
+		return 0, err
+	}
+	return sub.Start(), nil
+}
+
+// render appends e as the first of the watches that admits it renders it;
+// ok is false when none does.
+func render(watches []*records.Watch, e *basalt.Event, dst []byte) (out []byte, ok bool) {
+	for _, w := range watches {
+		if out, ok = w.Render(e, dst); ok {
+			return out, true
+		}
+	}
+	return dst, false
+}
+
 // sseWriter buffers SSE frames and writes them with a deadline.
 type sseWriter struct {
 	w       http.ResponseWriter
@@ -305,21 +354,18 @@ type sseWriter struct {
 
 // event appends e as the first watch that admits it renders it.
 func (o *sseWriter) event(watches []*records.Watch, e *basalt.Event) {
-	for _, wt := range watches {
-		data, ok := wt.Render(e, o.scratch[:0])
-		o.scratch = data
-		if !ok {
-			continue
-		}
-		o.buf = append(o.buf, "id: "...)
-		o.buf = strconv.AppendInt(o.buf, e.Position, 10)
-		o.buf = append(o.buf, "\nevent: "...)
-		o.buf = append(o.buf, e.Op...)
-		o.buf = append(o.buf, "\ndata: "...)
-		o.buf = append(o.buf, data...)
-		o.buf = append(o.buf, "\n\n"...)
+	data, ok := render(watches, e, o.scratch[:0])
+	o.scratch = data
+	if !ok {
 		return
 	}
+	o.buf = append(o.buf, "id: "...)
+	o.buf = strconv.AppendInt(o.buf, e.Position, 10)
+	o.buf = append(o.buf, "\nevent: "...)
+	o.buf = append(o.buf, e.Op...)
+	o.buf = append(o.buf, "\ndata: "...)
+	o.buf = append(o.buf, data...)
+	o.buf = append(o.buf, "\n\n"...)
 }
 
 func (o *sseWriter) flush() error {

@@ -37,6 +37,7 @@ func (s *Server) routes() {
 
 	if s.d.Hub != nil {
 		s.handle("GET /api/realtime", s.streaming(s.handleSSE()))
+		s.handle("GET /api/realtime/ws", s.streaming(s.handleWS()))
 		s.handle("POST /api/realtime/tickets", s.authed(handleTicket(s.d.Tickets)))
 	}
 
