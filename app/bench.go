@@ -11,8 +11,9 @@ import (
 	"basalt.dev/basalt/internal/bench"
 )
 
-// runBench runs "basalt bench", the load tool, or "basalt bench ceiling",
-// the bare baseline server it measures against.
+// runBench runs "basalt bench", the load tool, "basalt bench ceiling",
+// the bare baseline server it measures against, or "basalt bench
+// realtime", its realtime scenarios.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "ceiling" {
 		cfg, _, err := parseConfig("bench ceiling", args[1:], getenv, stderr, map[string]bool{"data": true, "http": true, "pprof": true})
@@ -26,16 +27,16 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return bench.ServeCeiling(ctx, cfg.Data, cfg.HTTP, stdout)
 	}
+	if len(args) > 0 && args[0] == "realtime" {
+		return runBenchRealtime(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("basalt bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{Log: stderr}
 	fs.IntVar(&o.Records, "records", 10000, "records to seed")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "requests in flight in each scenario")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each scenario")
-	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before each scenario")
-	fs.StringVar(&o.Data, "data", "", "data directory (default: a new temporary directory, removed afterwards)")
-	fs.StringVar(&o.ProfileDir, "profile", "", "directory to save a CPU profile of the server in each scenario")
-	only := fs.String("only", "", "comma-separated parts of scenario names to run (the ceiling always runs)")
+	only := benchFlags(fs, &o, "directory to save a CPU profile of the server in each scenario",
+		"comma-separated parts of scenario names to run (the ceiling always runs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,12 +46,58 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	temporary := o.Data == ""
 	rep, err := bench.Run(ctx, o)
-	if temporary && rep != nil {
-		defer os.RemoveAll(rep.Options.Data)
+	if rep != nil {
+		o = rep.Options
+	}
+	return benchReport(temporary, o.Data, err, func() { rep.Print(stdout) })
+}
+
+// benchFlags declares the flags every bench mode has, with the usage of
+// --profile and --only, and returns --only.
+func benchFlags(fs *flag.FlagSet, o *bench.Options, profile, only string) *string {
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured length of each scenario")
+	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before each scenario")
+	fs.StringVar(&o.Data, "data", "", "data directory (default: a new temporary directory, removed afterwards)")
+	fs.StringVar(&o.ProfileDir, "profile", "", profile)
+	return fs.String("only", "", only)
+}
+
+// benchReport prints a run's report unless it failed, and removes the
+// data directory it made if it was given none.
+func benchReport(temporary bool, data string, err error, print func()) error {
+	if temporary && data != "" {
+		defer os.RemoveAll(data)
 	}
 	if err != nil {
 		return err
 	}
-	rep.Print(stdout)
+	print()
 	return nil
+}
+
+// runBenchRealtime runs "basalt bench realtime".
+func runBenchRealtime(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("basalt bench realtime", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.RealtimeOptions{Options: bench.Options{Log: stderr}}
+	fs.IntVar(&o.Connections, "connections", 10000, "idle streams held open at once in the memory scenario")
+	fs.IntVar(&o.Traffic, "traffic", 1100, "writes delivered to every stream in the memory scenario before its memory is read again (more than the default --realtime-buffer, so each subscriber's buffer has been used once)")
+	fs.IntVar(&o.Subscribers, "subscribers", 1000, "subscribers of one collection in the latency and throughput scenarios")
+	fs.IntVar(&o.Rate, "rate", 200, "writes per second in the latency scenarios")
+	fs.IntVar(&o.Writers, "writers", 8, "writers back to back in the throughput scenario")
+	only := benchFlags(fs, &o.Options, "directory to save profiles of the server: heap and goroutines with the streams open and after the writes, CPU and a 2 s execution trace in each scenario",
+		"comma-separated parts of scenario names to run: memory, latency, baseline, throughput")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Only = splitList(*only)
+	if o.Connections < 1 || o.Traffic < 1 || o.Subscribers < 1 || o.Rate < 1 || o.Writers < 1 || o.Duration <= 0 {
+		return fmt.Errorf("bench realtime: --connections, --traffic, --subscribers, --rate, --writers and --duration must be positive")
+	}
+	temporary := o.Data == ""
+	rep, err := bench.RunRealtime(ctx, o)
+	if rep != nil {
+		o = rep.Options
+	}
+	return benchReport(temporary, o.Data, err, func() { rep.Print(stdout) })
 }

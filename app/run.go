@@ -35,6 +35,7 @@ Usage:
   basalt keys create --name NAME --role admin|service [--tenant T] [--data DIR | --db URL]
   basalt migrate [up|status] [--data DIR | --db URL]
   basalt bench   [--records N] [--concurrency N] [--duration D]
+  basalt bench realtime [--connections N] [--subscribers N] [--rate N]
   basalt secret                      # prints a new --secret-key
   basalt version
 

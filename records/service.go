@@ -30,6 +30,8 @@ type Service struct {
 	// for an old definition meets a new table. Other nodes' changes are
 	// caught by the store (a conflict the client may retry).
 	ddl sync.RWMutex
+
+	events eventCache // realtime: each event's record decoded once for every watch
 }
 
 // New returns a service on s. now is the clock (time.Now if nil).

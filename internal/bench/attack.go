@@ -92,7 +92,13 @@ func attack(sc scenario, o Options, p *process) Result {
 
 // profile saves a CPU profile of d from the profiler at addr.
 func profile(addr string, d time.Duration, path string, log io.Writer) {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()))))
+	saveProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds()))), path, log)
+}
+
+// saveProfile saves what the profiler serves at url (a CPU profile, or a
+// snapshot such as the heap) to path.
+func saveProfile(url, path string, log io.Writer) {
+	resp, err := http.Get(url)
 	if err != nil {
 		fmt.Fprintf(log, "bench: profile: %v\n", err)
 		return

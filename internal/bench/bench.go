@@ -38,6 +38,7 @@ type Options struct {
 	Only        []string  // run only the scenarios whose names contain one of these
 	ProfileDir  string    // if set, save a CPU profile of the server in each scenario here
 	Log         io.Writer // progress
+	Env         []string  // more of the server's environment, as KEY=value
 }
 
 // Result is one scenario's measurement.
@@ -133,7 +134,7 @@ func (o *Options) defaults() error {
 }
 
 func (o *Options) env() []string {
-	return append(os.Environ(), "BASALT_DATA="+o.Data, "BASALT_DB="+o.DB)
+	return append(append(os.Environ(), "BASALT_DATA="+o.Data, "BASALT_DB="+o.DB), o.Env...)
 }
 
 func (o *Options) command(ctx context.Context, args ...string) (string, error) {
@@ -216,7 +217,7 @@ func freeAddr() (string, error) {
 func seed(ctx context.Context, url, key string, o Options) ([]string, error) {
 	coll := `{"name":"posts","fields":[{"name":"title","type":"text","required":true},{"name":"views","type":"number"},` +
 		`{"name":"draft","type":"bool"},{"name":"body","type":"text"}],"indexes":[{"fields":["views"]}]}`
-	if _, err := post(ctx, url+"/api/collections", key, coll); err != nil {
+	if _, err := post(ctx, http.DefaultClient, url+"/api/collections", key, coll); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, "bench: seeding %d records\n", o.Records)
@@ -232,7 +233,7 @@ func seed(ctx context.Context, url, key string, o Options) ([]string, error) {
 				if i >= o.Records {
 					return
 				}
-				body, err := post(ctx, url+"/api/collections/posts/records", key, recordBody(i))
+				body, err := post(ctx, http.DefaultClient, url+"/api/collections/posts/records", key, recordBody(i))
 				if err != nil {
 					once.Do(func() { firstErr = err })
 					return
@@ -252,14 +253,14 @@ func recordBody(i int) string {
 		i, rand.IntN(100000), i%3 == 0, i)
 }
 
-func post(ctx context.Context, url, key, body string) ([]byte, error) {
+func post(ctx context.Context, c *http.Client, url, key, body string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
