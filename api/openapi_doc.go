@@ -260,11 +260,14 @@ func oaBasePaths() oaMap {
 			params: []string{"EventsAfter", "EventsLimit"}, errs: []int{400},
 			ok: oaMap{"200": oaJSONResponse("Events in position order.", "EventPage")}}.build()},
 		"/api/realtime": oaMap{"get": oaOp{id: "realtimeStream", summary: "Follow changes as Server-Sent Events", tag: "Realtime", anonymous: true,
-			params: []string{"Subscribe", "RealtimeFilter", "RealtimeAfter", "LastEventID", "Ticket"}, errs: []int{400, 404, 429},
+			params: []string{"Subscribe", "RealtimeFilter", "RealtimeAfter", "LastEventID", "Channels", "Presence", "Ticket"}, errs: []int{400, 404, 429},
 			ok: oaMap{"200": oaMap{"description": "A stream of events, each `id: <position>`, `event: create|update|delete`, " +
 				"`data: {\"position\",\"collection\",\"op\",\"time\",\"record\"}`, only those the collection's list rule (view rule for one record) " +
 				"lets the caller see at the time of the event, without hidden fields. Comments keep an idle stream alive. " +
-				"The stream ends when the caller's credential is revoked, or when it falls too far behind: reconnect with Last-Event-ID.",
+				"The stream ends when the caller's credential is revoked, or when it falls too far behind: reconnect with Last-Event-ID. " +
+				"With channel=, frames without an id: `event: joined` (`channel`, `key`, `presence`), `event: broadcast` " +
+				"(`channel`, `event`, `data`, `from`), `event: presence` (`channel`, `op` join|leave, `key`, `kind`, `id`, `meta`, `since`) " +
+				"and `event: left` (`channel`, `status`, `code`, `detail`: the caller may no longer use the channel).",
 				"content": oaContent("text/event-stream", oaType("string"))}}}.build()},
 		"/api/realtime/ws": oaMap{"get": oaOp{id: "realtimeWebSocket", summary: "Follow changes over a WebSocket", tag: "Realtime", anonymous: true,
 			params: []string{"WSSubscribe", "RealtimeFilter", "RealtimeAfter", "Ticket"}, errs: []int{400, 404, 429},
@@ -273,8 +276,19 @@ func oaBasePaths() oaMap {
 				"and `{\"type\":\"ping\"}`, each with an optional `id` echoed in the answer. The server sends `subscribed` (every subscription held), " +
 				"`event` (`position`, `collection`, `op`, `time`, `record`, as on the SSE route), `pong`, `error` (`status`, `code`, `detail`, `errors`: " +
 				"a refused message; the connection stays open) and, before it closes, `end` (`reason`, `position`: resume with after). " +
-				"after is honoured with the connection's first subscription only. Handshakes the WebSocket layer refuses " +
+				"after is honoured with the connection's first subscription only. " +
+				"Channels: `{\"type\":\"join\",\"channel\",\"presence\"}` (answered `joined`), `{\"type\":\"leave\",\"channel\"}` (answered `left`) and " +
+				"`{\"type\":\"broadcast\",\"channel\",\"event\",\"data\"}` (answered `sent` when it has an id); the server sends `broadcast`, " +
+				"`presence` and `left` messages with the fields of the SSE frames. Handshakes the WebSocket layer refuses " +
 				"(426 not an upgrade, 403 an Origin outside --cors-origins) are answered in plain text."}}}.build()},
+		"/api/realtime/broadcast": oaMap{"post": oaOp{id: "realtimeBroadcast", summary: "Send a message to a channel's members", tag: "Realtime", anonymous: true,
+			body: "Broadcast", errs: []int{400, 404, 413, 415},
+			ok: oaMap{"202": oaMap{"description": "Sent to the channel's current members on every server, best effort: never stored, " +
+				"so members who are away miss it. A record's channel (docs/ID) is open to those its view rule lets see the record (404 otherwise, " +
+				"as reading it would answer); a collection's channel to those its list rule admits whatever the record."}}}.build()},
+		"/api/realtime/presence": oaMap{"get": oaOp{id: "realtimePresence", summary: "List who is in a channel", tag: "Realtime", anonymous: true,
+			params: []string{"Channel"}, errs: []int{400, 404},
+			ok: oaMap{"200": oaJSONResponse("The connections present in the channel on every server, oldest first (at most 1000).", "PresenceList", "Cache-Control")}}.build()},
 		"/api/realtime/tickets": oaMap{"post": oaOp{id: "realtimeTicket", summary: "Get a one-use ticket for a realtime stream", tag: "Realtime",
 			ok: oaMap{"201": oaJSONResponse("A ticket for ?ticket= on /api/realtime, good once within a minute, standing for the caller.", "Ticket", "Cache-Control")}}.build()},
 		"/api/collections": oaMap{
@@ -392,8 +406,14 @@ func oaParameters() oaMap {
 			"description": "Comma-separated fields to return; the others are left out of each record."},
 		"IfNoneMatch": header("If-None-Match", "ETags the client has; a match answers 304 without a body."),
 		"IfMatch":     header("If-Match", "The ETag the client last read; the write fails with 412 if the record has changed since."),
-		"Subscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "required": true, "schema": oaType("string"),
-			"description": "Comma-separated collections, or collection/id for one record, to follow (at most 32)."},
+		"Subscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "schema": oaType("string"),
+			"description": "Comma-separated collections, or collection/id for one record, to follow (at most 32 with the channels). Required without channel."},
+		"Channels": oaMap{"example": "docs/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "channel", "in": "query", "schema": oaType("string"),
+			"description": "Comma-separated channels to join for broadcasts and presence: a collection, or collection/id for a record's."},
+		"Presence": oaMap{"example": `{"name":"Ada"}`, "name": "presence", "in": "query", "schema": oaType("string"),
+			"description": "A JSON object of at most 1 KiB: the connection is present in each channel it joins, with this as its meta."},
+		"Channel": oaMap{"example": "docs/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "channel", "in": "query", "required": true, "schema": oaType("string"),
+			"description": "A channel: a collection, or collection/id for a record's."},
 		"WSSubscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "schema": oaType("string"),
 			"description": "Comma-separated collections, or collection/id for one record, to follow from the start; more can be added with subscribe messages (at most 32 in all)."},
 		"RealtimeFilter": oaMap{"name": "filter", "in": "query", "schema": oaType("string"),
@@ -946,6 +966,18 @@ func oaTenantSchemas() oaMap {
 			"key": str("The secret, bsk_...; only in the answer to POST /api/keys."),
 		}, "id", "name", "role", "scopes", "created", "expires", "revoked"),
 		"KeyList": oaObject(oaMap{"items": oaArray(oaSchemaRef("Key"))}, "items"),
+		"Broadcast": oaObject(oaMap{
+			"channel": str("The channel: a collection, or collection/id for a record's."),
+			"event":   oaDesc(oaMap{"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}, "What the message is, for the clients: cursor, chat.message."),
+			"data":    oaDesc(oaMap{}, "Any JSON, at most 7 KiB without its spaces; left out, null."),
+		}, "channel", "event"),
+		"PresenceList": oaObject(oaMap{"items": oaArray(oaObject(oaMap{
+			"key":   str("The connection's key, as in its presence messages."),
+			"kind":  oaDesc(oaMap{"type": "string", "enum": []any{"user", "key", "anonymous"}}, "Who the connection acts as."),
+			"id":    oaDesc(oaNullable(oaType("string")), "The user's or key's id; null for anonymous."),
+			"meta":  oaDesc(oaType("object"), "What the connection said about itself when it joined."),
+			"since": oaDateTime(),
+		}, "key", "kind", "id", "meta", "since"))}, "items"),
 		"Ticket": oaObject(oaMap{
 			"ticket":  str("bst_...: pass as ?ticket= once, within a minute."),
 			"expires": oaDateTime(),

@@ -227,12 +227,18 @@ func (s *Server) live(ctx context.Context) bool {
 func (s *Server) handleSSE() http.Handler {
 	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
-		st, err := s.startStream(r, false)
+		q := r.URL.Query()
+		st, err := s.startStream(r, q.Has("channel"))
 		if err != nil {
 			return err
 		}
 		defer st.release()
 		watches, after, resume := st.watches, st.after, st.resume
+		chans, err := s.sseChannels(ctx, q, len(watches))
+		if err != nil {
+			return err
+		}
+		defer chans.close(ctx)
 		cfg := s.cfg.Realtime
 		sub := s.d.Hub.Subscribe(interest(watches), cfg.Buffer)
 		defer sub.Close()
@@ -245,6 +251,9 @@ func (s *Server) handleSSE() http.Handler {
 		w.WriteHeader(http.StatusOK)
 		out := &sseWriter{w: w, rc: rc, timeout: cfg.WriteTimeout}
 		out.buf = append(out.buf, "retry: 2000\n\n"...)
+		for _, j := range chans.joined {
+			out.joined(j.access.Name, chans.Key(), j.presence)
+		}
 		if err := out.flush(); err != nil {
 			return nil
 		}
@@ -280,7 +289,17 @@ func (s *Server) handleSSE() http.Handler {
 					out.flush()
 					return nil
 				}
-				continue
+				for _, l := range chans.recheck(ctx) {
+					out.left(l)
+				}
+			case m := <-chans.C():
+				ok, lost := chans.admit(ctx, m)
+				if lost != nil {
+					out.left(*lost)
+				}
+				if ok {
+					out.message(m)
+				}
 			case e, ok := <-sub.C():
 				if !ok {
 					// Cut off for falling behind (or the server is stopping):

@@ -71,6 +71,7 @@ type rtOpts struct {
 	header map[string]string // more request headers (Last-Event-ID)
 	retry  bool              // reconnect with Last-Event-ID when the stream ends, as EventSource does
 	gate   chan struct{}     // if set, the client reads nothing more until it is closed
+	frame  func(sse.Event)   // if set, takes each frame instead of events
 }
 
 // rtOpen connects to path with go-sse. Connection failures show on
@@ -111,6 +112,10 @@ func rtOpen(t *testing.T, s *apitest.Server, path string, o rtOpts) *rtStream {
 		}
 		if e.Data == "" {
 			return // go-sse dispatches the retry: frame, which EventSource does not
+		}
+		if o.frame != nil {
+			o.frame(e)
+			return
 		}
 		ev := rtEvent{ID: e.LastEventID, Type: e.Type, Data: e.Data}
 		if e.Type != "end" {

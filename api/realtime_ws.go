@@ -37,6 +37,11 @@ type (
 		Subscribe []string `json:"subscribe"`
 		Filter    string   `json:"filter"`
 		After     *int64   `json:"after"`
+		// join, leave and broadcast (realtime_ws_channels.go)
+		Channel  string          `json:"channel"`
+		Presence json.RawMessage `json:"presence"`
+		Event    string          `json:"event"`
+		Data     json.RawMessage `json:"data"`
 	}
 	// wsSubscribed answers subscribe and unsubscribe with every
 	// subscription the connection now holds.
@@ -89,7 +94,8 @@ func (s *Server) handleWS() http.Handler {
 			return nil // Accept has answered: not a WebSocket handshake, or a foreign Origin
 		}
 		c.SetReadLimit(wsReadLimit)
-		wc := &wsConn{s: s, c: c, after: st.after, resume: st.resume, last: st.after}
+		wc := &wsConn{s: s, c: c, after: st.after, resume: st.resume, last: st.after, chans: s.newChannelSet(basalt.PrincipalFrom(r.Context()))}
+		defer wc.chans.close(r.Context())
 		if !st.resume {
 			wc.last = s.d.Hub.Position()
 		}
@@ -117,6 +123,7 @@ type wsConn struct {
 	last    int64
 	scratch []byte
 	out     []byte
+	chans   *channelSet // the channels it joined
 }
 
 // run serves the connection until the client leaves or the server ends
@@ -166,6 +173,9 @@ func (wc *wsConn) run(ctx context.Context, watches []*records.Watch) {
 				wc.end(ctx, endRevoked, websocket.StatusPolicyViolation)
 				return
 			}
+			err = wc.recheckChannels(ctx)
+		case msg := <-wc.chans.C():
+			err = wc.channelDelivery(ctx, msg)
 		case e, ok := <-events:
 			switch {
 			case !ok && wc.sub.Lagged():
@@ -238,9 +248,11 @@ func (wc *wsConn) handle(ctx context.Context, data []byte) error {
 			err = wc.unsubscribe(m.Subscribe)
 		case "ping":
 			return wc.send(ctx, wsPong{"pong", m.ID})
+		case "join", "leave", "broadcast":
+			return wc.channelMessage(ctx, &m)
 		default:
 			err = basalt.Invalid("Unknown message type.", basalt.FieldError{Field: "type", Code: "invalid",
-				Message: "type must be subscribe, unsubscribe or ping"})
+				Message: "type must be subscribe, unsubscribe, ping, join, leave or broadcast"})
 		}
 	}
 	if err != nil {
@@ -273,7 +285,7 @@ func (wc *wsConn) subscribe(watches []*records.Watch, after *int64) (first bool,
 			merged = append(merged, w)
 		}
 	}
-	if len(merged) > wc.s.cfg.Realtime.MaxSubscriptions {
+	if len(merged)+len(wc.chans.joined) > wc.s.cfg.Realtime.MaxSubscriptions {
 		return false, wc.s.tooManySubscriptions()
 	}
 	wc.watches = merged

@@ -39,6 +39,10 @@ func (s *Server) routes() {
 		s.handle("GET /api/realtime", s.streaming(s.handleSSE()))
 		s.handle("GET /api/realtime/ws", s.streaming(s.handleWS()))
 		s.handle("POST /api/realtime/tickets", s.authed(handleTicket(s.d.Tickets)))
+		if s.d.Channels != nil && s.d.Presence != nil {
+			s.handle("POST /api/realtime/broadcast", s.optional(s.handleBroadcast()))
+			s.handle("GET /api/realtime/presence", s.optional(s.handlePresenceList()))
+		}
 	}
 
 	if users := s.d.Users; users != nil {

@@ -46,6 +46,8 @@ type Deps struct {
 	Tokens   *auth.Tokens
 	Tenants  *tenants.Service
 	Hub      *realtime.Hub
+	Channels *realtime.Channels // broadcasts, with Hub
+	Presence *realtime.Presence // who is in which channel, with Hub
 	Tickets  *auth.Tickets
 	Log      *slog.Logger
 	Registry *prometheus.Registry

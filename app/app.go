@@ -34,8 +34,11 @@ type App struct {
 	users   *auth.Users
 	server  *api.Server
 	hub     *realtime.Hub
-	notify  chan struct{}        // asks for a notification to other nodes; nil on SQLite
-	export  *natsexport.Exporter // nil without --nats-url
+	// channels and presence carry broadcasts and who is in which channel.
+	channels *realtime.Channels
+	presence *realtime.Presence
+	notify   chan struct{}        // asks for a notification to other nodes; nil on SQLite
+	export   *natsexport.Exporter // nil without --nats-url
 
 	accessLog io.Writer
 
@@ -84,6 +87,7 @@ func (a *App) init(ctx context.Context) error {
 		return err
 	}
 	a.hub = realtime.NewHub(a.store, head, a.log)
+	a.channels, a.presence = newChannels(a.store, a.cfg.RealtimePresenceTTL, a.log)
 	a.records = records.New(wakingStore{Store: a.store, wake: a.wake}, nil, a.log)
 	if err := a.records.Load(ctx); err != nil {
 		return err
@@ -97,7 +101,7 @@ func (a *App) init(ctx context.Context) error {
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
 		Realtime: api.RealtimeConfig{Heartbeat: a.cfg.RealtimeHeartbeat, Buffer: a.cfg.RealtimeBuffer, MaxSubscriptions: a.cfg.RealtimeMaxSubscriptions,
 			MaxPerPrincipal: a.cfg.RealtimeMaxPerUser, MaxPerTenant: a.cfg.RealtimeMaxPerTenant, CheckEvery: a.cfg.RealtimeAuthCheck},
-	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Tickets: auth.NewTickets(a.store, nil),
+	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Channels: a.channels, Presence: a.presence, Tickets: auth.NewTickets(a.store, nil),
 		Tenants: a.newTenants(), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop

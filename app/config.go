@@ -61,6 +61,10 @@ type Config struct {
 	RealtimeMaxPerUser       int
 	RealtimeMaxPerTenant     int
 	RealtimeAuthCheck        time.Duration
+	// RealtimePresenceTTL is how long a connection's presence in a
+	// channel outlives its server's last refresh (every third of it): a
+	// server that dies leaves no one present for longer.
+	RealtimePresenceTTL time.Duration
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -94,6 +98,7 @@ func DefaultConfig() Config {
 		RealtimeMaxPerUser:       64,
 		RealtimeMaxPerTenant:     10000,
 		RealtimeAuthCheck:        5 * time.Second,
+		RealtimePresenceTTL:      30 * time.Second,
 	}
 }
 
@@ -148,7 +153,7 @@ var options = []option{
 	{name: "realtime-heartbeat", usage: "interval of keep-alive comments on an idle realtime stream", set: setDuration(func(c *Config) *time.Duration { return &c.RealtimeHeartbeat }), get: func(c *Config) string { return c.RealtimeHeartbeat.String() }},
 	{name: "realtime-buffer", usage: "events a realtime subscriber may fall behind by before it is cut off, to resume from its last event",
 		set: setInt(func(c *Config) *int { return &c.RealtimeBuffer }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeBuffer) }},
-	{name: "realtime-max-subscriptions", usage: "collections and records one realtime connection may subscribe to",
+	{name: "realtime-max-subscriptions", usage: "collections, records and channels one realtime connection may follow",
 		set: setInt(func(c *Config) *int { return &c.RealtimeMaxSubscriptions }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxSubscriptions) }},
 	{name: "realtime-max-per-user", usage: "open realtime connections per user, API key or anonymous address (0: unlimited)",
 		set: setInt(func(c *Config) *int { return &c.RealtimeMaxPerUser }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxPerUser) }},
@@ -156,6 +161,8 @@ var options = []option{
 		set: setInt(func(c *Config) *int { return &c.RealtimeMaxPerTenant }), get: func(c *Config) string { return strconv.Itoa(c.RealtimeMaxPerTenant) }},
 	{name: "realtime-auth-check", usage: "how often an open realtime stream checks that its session or API key still holds; a revoked one ends it",
 		set: setDuration(func(c *Config) *time.Duration { return &c.RealtimeAuthCheck }), get: func(c *Config) string { return c.RealtimeAuthCheck.String() }},
+	{name: "realtime-presence-ttl", usage: "how long a realtime connection's presence in a channel outlives its server's last refresh (every third of it); a dead server's presence vanishes after it",
+		set: setDuration(func(c *Config) *time.Duration { return &c.RealtimePresenceTTL }), get: func(c *Config) string { return c.RealtimePresenceTTL.String() }},
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
@@ -264,10 +271,13 @@ func (c *Config) Validate() error {
 		v    time.Duration
 	}{{"access-ttl", c.AccessTTL}, {"session-ttl", c.SessionTTL}, {"request-timeout", c.RequestTimeout}, {"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout},
 		{"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-timeout", c.ShutdownTimeout},
-		{"realtime-heartbeat", c.RealtimeHeartbeat}, {"realtime-auth-check", c.RealtimeAuthCheck}} {
+		{"realtime-heartbeat", c.RealtimeHeartbeat}, {"realtime-auth-check", c.RealtimeAuthCheck}, {"realtime-presence-ttl", c.RealtimePresenceTTL}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s: must be positive", d.name))
 		}
+	}
+	if c.RealtimePresenceTTL > 0 && c.RealtimePresenceTTL < time.Second {
+		errs = append(errs, errors.New("--realtime-presence-ttl: at least 1s; servers refresh presence every third of it"))
 	}
 	if c.RealtimeBuffer < 1 {
 		errs = append(errs, errors.New("--realtime-buffer: must be at least 1"))

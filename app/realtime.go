@@ -3,18 +3,34 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/store"
+	"basalt.dev/basalt/store/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// notifier is the part of a store that wakes other nodes (PostgreSQL's
-// LISTEN/NOTIFY). SQLite has one node and needs none.
+// notifier is the part of a store that wakes other nodes and relays
+// realtime messages to them (PostgreSQL's LISTEN/NOTIFY). SQLite has one
+// node and needs none.
 type notifier interface {
 	Notify(ctx context.Context) error
-	Listen(ctx context.Context, wake func(), log *slog.Logger)
+	Relay(ctx context.Context, payload []byte) error
+	Listen(ctx context.Context, l postgres.Listeners, log *slog.Logger)
+}
+
+// newChannels returns the node's realtime channels and presence: across
+// nodes through the store's notifications when it has them, in process
+// otherwise.
+func newChannels(st store.Store, ttl time.Duration, log *slog.Logger) (*realtime.Channels, *realtime.Presence) {
+	var relay realtime.Relay
+	if n, ok := st.(notifier); ok {
+		relay = n
+	}
+	ch := realtime.NewChannels(relay, log)
+	return ch, realtime.NewPresence(ch, st, ttl, nil, log)
 }
 
 // wakingStore wakes the realtime hub after each committed record write,
@@ -68,12 +84,16 @@ func (a *App) wake() {
 // one does.
 func (a *App) startRealtime(ctx context.Context) {
 	a.reg.MustRegister(hubMetrics(a.hub)...)
+	a.reg.MustRegister(channelMetrics(a.channels, a.presence)...)
 	a.bg.Go(func() { a.hub.Run(ctx) })
+	a.bg.Go(func() { a.presence.Run(ctx) })
 	n, ok := a.store.(notifier)
 	if !ok {
 		return
 	}
-	a.bg.Go(func() { n.Listen(ctx, a.hub.Wake, a.log) })
+	a.bg.Go(func() {
+		n.Listen(ctx, postgres.Listeners{Wake: a.hub.Wake, Receive: a.channels.Receive, Up: a.channels.RelayUp}, a.log)
+	})
 	// Notifications coalesce: while one is being sent, further writes
 	// ask for one more, not one each.
 	a.notify = make(chan struct{}, 1)
@@ -104,5 +124,23 @@ func hubMetrics(h *realtime.Hub) []prometheus.Collector {
 			func() float64 { d, _ := h.Stats(); return float64(d) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_cutoffs_total", Help: "Realtime subscriptions cut off for falling behind; their clients resume from the log."},
 			func() float64 { _, c := h.Stats(); return float64(c) }),
+	}
+}
+
+// channelMetrics report broadcasts and presence on /metrics. Misses are
+// messages a client's inbox had no room for: broadcasts are best effort,
+// and a rising count means clients too slow for what their channels send.
+func channelMetrics(ch *realtime.Channels, p *realtime.Presence) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_channel_members", Help: "Memberships of realtime channels on this server."},
+			func() float64 { return float64(ch.Members()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_presence_entries", Help: "Presence entries this server holds for its connections."},
+			func() float64 { return float64(p.Entries()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_messages_published_total", Help: "Broadcasts and presence changes published on this server."},
+			func() float64 { n, _, _ := ch.Stats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_messages_delivered_total", Help: "Broadcasts and presence changes handed to this server's channel members."},
+			func() float64 { _, n, _ := ch.Stats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "basalt_realtime_messages_missed_total", Help: "Broadcasts and presence changes a channel member missed because its inbox was full."},
+			func() float64 { _, _, n := ch.Stats(); return float64(n) }),
 	}
 }

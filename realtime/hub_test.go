@@ -29,19 +29,26 @@ type bundle struct {
 	ids      atomic.Int64
 }
 
+// openSQLite opens a migrated store in a temporary directory.
+func openSQLite(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // setup opens a store with two collections and starts a hub after its
 // head. poll is the hub's poll interval; 0 keeps the default.
 func setup(t *testing.T, poll time.Duration) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t)
 	b := &bundle{db: db}
 	b.posts = storetest.MustCollection(t, db, &basalt.Collection{Name: "posts", Fields: []basalt.Field{{Name: "title", Type: basalt.TypeText}}})
 	b.comments = storetest.MustCollection(t, db, &basalt.Collection{Name: "comments", Fields: []basalt.Field{{Name: "text", Type: basalt.TypeText}}})

@@ -84,6 +84,7 @@ type Store interface {
 
 	Identity
 	Cursors
+	Presence
 }
 
 // MigrationStatus describes one system migration.

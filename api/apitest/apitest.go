@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"basalt.dev/basalt"
@@ -26,6 +27,8 @@ type Server struct {
 	AdminKey   string
 	ServiceKey string
 	Client     *http.Client
+
+	close func()
 }
 
 // Driver names a store the suite runs on.
@@ -81,15 +84,23 @@ func StartConfig(t testing.TB, cfg app.Config) *Server {
 		t.Fatalf("app.New() = %v", err)
 	}
 	hs := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
+	s := &Server{Config: cfg, URL: hs.URL, App: a, Client: hs.Client()}
+	s.close = sync.OnceFunc(func() {
+		a.Drain() // ends realtime streams, which would hold hs.Close
 		hs.Close()
 		a.Close()
 	})
-	s := &Server{Config: cfg, URL: hs.URL, App: a, Client: hs.Client()}
+	t.Cleanup(s.close)
 	s.AdminKey = s.MustKey(t, "admin", basalt.RoleAdmin, basalt.DefaultTenant)
 	s.ServiceKey = s.MustKey(t, "service", basalt.RoleService, basalt.DefaultTenant)
 	return s
 }
+
+// Close stops the server as a node shuts down: it drains, its
+// connections end and their handlers finish, then the app stops. The
+// test's cleanup calls it too; calling it earlier takes a node away
+// mid-test.
+func (s *Server) Close() { s.close() }
 
 // MustKey creates an API key and returns its secret.
 func (s *Server) MustKey(t testing.TB, name string, role basalt.Role, tenant string) string {

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"basalt.dev/basalt/internal/testdb"
 	"github.com/jackc/pgx/v5"
 	sse "github.com/tmaxmax/go-sse"
 )
@@ -37,11 +35,7 @@ func TestRealtimeAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills servers")
 	}
-	pgURL := testdb.PostgresURL(t)
-	roleURL, schema := testdb.Role(t, pgURL)
-	env := []string{"BASALT_DB=" + testdb.WithSearchPath(roleURL, schema),
-		"BASALT_SECRET_KEY=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32))}
-
+	env, dbURL := postgresEnv(t)
 	admin := createKey(t, env)
 	tenants := []string{"acme", "globex"}
 	keys := map[string]string{}
@@ -178,7 +172,7 @@ func TestRealtimeAcrossNodes(t *testing.T) {
 	// without an acknowledgement.
 	want := map[string][]rtEvent{}
 	for _, tn := range tenants {
-		want[tn] = eventLog(t, testdb.WithSearchPath(pgURL, schema), tn)
+		want[tn] = eventLog(t, dbURL, tn)
 		ids := map[string]bool{}
 		for _, e := range want[tn] {
 			if e.Op == "create" {

@@ -43,6 +43,7 @@ type DB struct {
 
 	*sqlstore.Identity
 	*sqlstore.Cursors
+	*sqlstore.Presence
 }
 
 var _ store.Store = (*DB)(nil)
@@ -75,6 +76,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	db := &DB{pool: pool, now: opts.Now}
 	db.Identity = sqlstore.NewIdentity(queries{db})
 	db.Cursors = sqlstore.NewCursors(queries{db})
+	db.Presence = sqlstore.NewPresence(queries{db})
 	if db.now == nil {
 		db.now = time.Now
 	}

@@ -174,9 +174,13 @@ func (db *DB) EventHead(ctx context.Context) (int64, error) {
 	return db.settled(ctx)
 }
 
-// eventsChannel is the channel on which nodes tell each other that the
-// event log has grown.
-const eventsChannel = "basalt_events"
+// The channels on which nodes notify each other: eventsChannel says that
+// the event log has grown, broadcastChannel carries a realtime message
+// (a broadcast or a presence change) as its payload.
+const (
+	eventsChannel    = "basalt_events"
+	broadcastChannel = "basalt_broadcast"
+)
 
 // Notify tells every node listening (see Listen) that the log has grown.
 // Call it after a commit; notifications are only a wake-up, so a lost
@@ -186,18 +190,41 @@ func (db *DB) Notify(ctx context.Context) error {
 	return err
 }
 
-// Listen calls wake each time a node notifies, until ctx ends. It holds a
-// connection of its own and reconnects after a failure, calling wake
-// then too (notifications may have been missed meanwhile).
-func (db *DB) Listen(ctx context.Context, wake func(), log *slog.Logger) {
+// Relay sends a realtime message to every node listening (see Listen),
+// this one included. PostgreSQL takes payloads under 8000 bytes; the
+// payload must be valid UTF-8 text without NUL. A node that is not
+// listening at that moment misses it: realtime messages are best effort.
+func (db *DB) Relay(ctx context.Context, payload []byte) error {
+	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, broadcastChannel, string(payload))
+	return err
+}
+
+// Listeners are what Listen calls.
+type Listeners struct {
+	// Wake: a node notified that the event log has grown, or
+	// notifications may have been missed.
+	Wake func()
+	// Receive: a node relayed a realtime message.
+	Receive func(payload []byte)
+	// Up: whether the node is listening. While it is not, relayed
+	// messages are lost to it, its own included.
+	Up func(bool)
+}
+
+// Listen calls l's functions as notifications come, until ctx ends. It
+// holds a connection of its own and reconnects after a failure, calling
+// Wake then too (notifications may have been missed meanwhile; relayed
+// messages missed meanwhile are lost).
+func (db *DB) Listen(ctx context.Context, l Listeners, log *slog.Logger) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, wake)
+		err := db.listenOnce(ctx, l)
+		l.Up(false)
 		if ctx.Err() != nil {
 			return
 		}
 		log.Warn("postgres: event notifications interrupted; reconnecting", "err", err)
-		wake()
+		l.Wake()
 		select {
 		case <-ctx.Done():
 			return
@@ -207,7 +234,7 @@ func (db *DB) Listen(ctx context.Context, wake func(), log *slog.Logger) {
 	}
 }
 
-func (db *DB) listenOnce(ctx context.Context, wake func()) error {
+func (db *DB) listenOnce(ctx context.Context, l Listeners) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -215,14 +242,20 @@ func (db *DB) listenOnce(ctx context.Context, wake func()) error {
 	// The connection leaves the pool: a LISTEN must not outlive its user.
 	c := conn.Hijack()
 	defer c.Close(context.WithoutCancel(ctx))
-	if _, err := c.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+	if _, err := c.Exec(ctx, "LISTEN "+eventsChannel+"; LISTEN "+broadcastChannel); err != nil {
 		return err
 	}
-	wake() // anything committed before the LISTEN took effect
+	l.Up(true)
+	l.Wake() // anything committed before the LISTEN took effect
 	for {
-		if _, err := c.WaitForNotification(ctx); err != nil {
+		n, err := c.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		wake()
+		if n.Channel == broadcastChannel {
+			l.Receive([]byte(n.Payload))
+			continue
+		}
+		l.Wake()
 	}
 }

@@ -74,6 +74,7 @@ type DB struct {
 
 	*sqlstore.Identity
 	*sqlstore.Cursors
+	*sqlstore.Presence
 }
 
 var _ store.Store = (*DB)(nil)
@@ -118,6 +119,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	}
 	db.Identity = sqlstore.NewIdentity(queries{db})
 	db.Cursors = sqlstore.NewCursors(queries{db})
+	db.Presence = sqlstore.NewPresence(queries{db})
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {
 		db.Close()

@@ -18,11 +18,7 @@ func testCursors(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Parallel()
 	ctx := context.Background()
 	o := newDB(t)
-	a := o(t)
-	if err := a.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate() = %v", err)
-	}
-	b := o(t) // another node on the same database
+	a, b := twoNodes(t, o)
 
 	if pos, err := a.CursorGet(ctx, "nats:X"); err != nil || pos != 0 {
 		t.Fatalf("CursorGet(never set) = %d, %v; want 0", pos, err)

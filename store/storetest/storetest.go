@@ -30,6 +30,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, newDB) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newDB) })
 	t.Run("Cursors", func(t *testing.T) { testCursors(t, newDB) })
+	t.Run("Presence", func(t *testing.T) { testPresence(t, newDB) })
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, newDB) })
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, newDB) })
 	t.Run("RulesSQLMatchesEval", func(t *testing.T) { testRulesDifferential(t, newDB) })
@@ -43,6 +44,17 @@ func open(t *testing.T, newDB func(t *testing.T) Opener) store.Store {
 		t.Fatalf("Migrate() = %v", err)
 	}
 	return s
+}
+
+// twoNodes opens two stores on the database of o, as two nodes would,
+// and migrates it.
+func twoNodes(t *testing.T, o Opener) (a, b store.Store) {
+	t.Helper()
+	a = o(t)
+	if err := a.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate() = %v", err)
+	}
+	return a, o(t)
 }
 
 // testNow is the clock of records made by the suite.
