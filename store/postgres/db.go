@@ -36,10 +36,11 @@ type Options struct {
 
 // DB is a Store on PostgreSQL. It is safe for concurrent use.
 type DB struct {
-	pool    *pgxpool.Pool
-	now     func() time.Time
-	recs    sync.Map // collection name -> *sqlgen.Records
-	horizon horizon
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	channels channels // of notifications between nodes
+	recs     sync.Map // collection name -> *sqlgen.Records
+	horizon  horizon
 
 	*sqlstore.Identity
 	*sqlstore.Cursors
@@ -84,6 +85,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	db.channels = channelsOf(schema)
 	return db, nil
 }
 

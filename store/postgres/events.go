@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -174,19 +175,25 @@ func (db *DB) EventHead(ctx context.Context) (int64, error) {
 	return db.settled(ctx)
 }
 
-// The channels on which nodes notify each other: eventsChannel says that
-// the event log has grown, broadcastChannel carries a realtime message
-// (a broadcast or a presence change) as its payload.
-const (
-	eventsChannel    = "basalt_events"
-	broadcastChannel = "basalt_broadcast"
-)
+// The channels on which nodes notify each other: events says that the
+// event log has grown, broadcast carries a realtime message (a broadcast
+// or a presence change) as its payload. Notifications are per database,
+// not per schema, so the names carry a hash of the schema: deployments in
+// two schemas of one database never hear each other.
+type channels struct{ events, broadcast string }
+
+func channelsOf(schema string) channels {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	suffix := fmt.Sprintf("_%016x", h.Sum64())
+	return channels{events: "basalt_events" + suffix, broadcast: "basalt_broadcast" + suffix}
+}
 
 // Notify tells every node listening (see Listen) that the log has grown.
 // Call it after a commit; notifications are only a wake-up, so a lost
 // one delays readers until their next poll and loses nothing.
 func (db *DB) Notify(ctx context.Context) error {
-	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, '')`, eventsChannel)
+	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, '')`, db.channels.events)
 	return err
 }
 
@@ -195,7 +202,7 @@ func (db *DB) Notify(ctx context.Context) error {
 // payload must be valid UTF-8 text without NUL. A node that is not
 // listening at that moment misses it: realtime messages are best effort.
 func (db *DB) Relay(ctx context.Context, payload []byte) error {
-	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, broadcastChannel, string(payload))
+	_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, db.channels.broadcast, string(payload))
 	return err
 }
 
@@ -242,7 +249,7 @@ func (db *DB) listenOnce(ctx context.Context, l Listeners) error {
 	// The connection leaves the pool: a LISTEN must not outlive its user.
 	c := conn.Hijack()
 	defer c.Close(context.WithoutCancel(ctx))
-	if _, err := c.Exec(ctx, "LISTEN "+eventsChannel+"; LISTEN "+broadcastChannel); err != nil {
+	if _, err := c.Exec(ctx, "LISTEN "+filter.Quote(db.channels.events)+"; LISTEN "+filter.Quote(db.channels.broadcast)); err != nil {
 		return err
 	}
 	l.Up(true)
@@ -252,7 +259,7 @@ func (db *DB) listenOnce(ctx context.Context, l Listeners) error {
 		if err != nil {
 			return err
 		}
-		if n.Channel == broadcastChannel {
+		if n.Channel == db.channels.broadcast {
 			l.Receive([]byte(n.Payload))
 			continue
 		}
