@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"basalt.dev/basalt/api/apitest"
+	"basalt.dev/basalt/auth"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -228,17 +229,8 @@ func TestLogout(t *testing.T) {
 	})
 }
 
-// session is an item of GET /api/auth/sessions.
-type session struct {
-	ID        string    `json:"id"`
-	Tenant    string    `json:"tenant"`
-	Created   time.Time `json:"created"`
-	LastUsed  time.Time `json:"last_used"`
-	Expires   time.Time `json:"expires"`
-	UserAgent string    `json:"user_agent"`
-	IP        string    `json:"ip"`
-	Current   bool      `json:"current"`
-}
+// session is an item of GET /api/auth/sessions, as the server encodes it.
+type session = auth.SessionView
 
 func sessionID(t *testing.T, s *apitest.Server, token string) string {
 	t.Helper()
