@@ -9,7 +9,7 @@
 // PostgreSQL suites run against BASALT_TEST_POSTGRES (default
 // postgres://postgres@127.0.0.1:5432/test); without a server they skip,
 // and in CI they fail. So do the NATS export tests, against
-// BASALT_TEST_NATS (default nats://127.0.0.1:4222, with JetStream). The realtime client tests (cmd/basalt) need
+// BASALT_TEST_NATS (default nats://127.0.0.1:4222, with JetStream), and the Redis tests, against BASALT_TEST_REDIS (default redis://127.0.0.1:6379/0). The realtime client tests (cmd/basalt) need
 // Node.js and npm, and Debian's Chromium at /usr/bin/chromium; without
 // them they skip, and in CI they fail, after this command has tried to
 // install Chromium with apt-get.
