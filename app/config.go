@@ -38,6 +38,7 @@ type Config struct {
 	NATSURL      string // NATS server to export the event log to; "" exports nothing
 	NATSStream   string // JetStream stream of the export
 	NATSPrefix   string // first token of the export's subjects
+	RedisURL     string // Redis shared by the nodes for rate-limit counters and the cache; "" keeps them in memory
 	LogLevel     string // debug, info, warn, error
 	LogRequests  bool   // one log line per request
 	Pprof        string // address of the Go profiler (net/http/pprof); "" is off
@@ -139,6 +140,8 @@ var options = []option{
 		set: func(c *Config, v string) error { c.NATSStream = v; return nil }, get: func(c *Config) string { return c.NATSStream }},
 	{name: "nats-subject-prefix", usage: "subjects of the export are <prefix>.<tenant>.<collection>.<op>",
 		set: func(c *Config, v string) error { c.NATSPrefix = v; return nil }, get: func(c *Config) string { return c.NATSPrefix }},
+	{name: "redis", usage: "Redis server (redis://user:pass@host:6379/0, rediss:// for TLS) that the nodes share for rate-limit counters and the cache; empty keeps them in each server's memory", secret: true,
+		set: func(c *Config, v string) error { c.RedisURL = v; return nil }, get: func(c *Config) string { return c.RedisURL }},
 	{name: "secret-key", usage: "base64 of 32 random bytes that encrypts stored secrets (signing keys, TOTP seeds); SQLite makes one in --data if unset; required on PostgreSQL, the same on every node", secret: true,
 		set: func(c *Config, v string) error { c.SecretKey = v; return nil }, get: func(c *Config) string { return c.SecretKey }},
 	{name: "public-url", usage: "the URL clients reach the server at, for links in mail (default: http:// and the address --http listens on)",
