@@ -85,6 +85,7 @@ type Store interface {
 	Identity
 	Cursors
 	Presence
+	RateLimits
 }
 
 // MigrationStatus describes one system migration.

@@ -24,7 +24,7 @@ import (
 
 // racePackages hold the code that runs concurrently: the stores and
 // their group commit and event reader, the HTTP server and the app.
-var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...", "./records/...", "./realtime/..."}
+var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...", "./records/...", "./realtime/...", "./ratelimit/..."}
 
 func main() {
 	ci := os.Getenv("CI") == "true"

@@ -75,6 +75,7 @@ type DB struct {
 	*sqlstore.Identity
 	*sqlstore.Cursors
 	*sqlstore.Presence
+	*sqlstore.RateLimits
 }
 
 var _ store.Store = (*DB)(nil)
@@ -120,6 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	db.Identity = sqlstore.NewIdentity(queries{db})
 	db.Cursors = sqlstore.NewCursors(queries{db})
 	db.Presence = sqlstore.NewPresence(queries{db})
+	db.RateLimits = sqlstore.NewRateLimits(queries{db})
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
