@@ -111,8 +111,13 @@ type Record struct {
 }
 
 // KeepJSON encodes r under definition c and keeps the bytes, so that
-// AppendRecordJSON of r under c copies them.
+// AppendRecordJSON of r under c copies them. A record that keeps them
+// already is left untouched, so the records a cache shares with its
+// readers are only read.
 func (r *Record) KeepJSON(c *Collection) {
+	if r.jsonOf == c && r.json != nil {
+		return
+	}
 	r.json = AppendRecordJSON(nil, c, r, nil)
 	r.jsonOf = c
 }

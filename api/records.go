@@ -15,10 +15,12 @@ func handleRecordCreate(svc *records.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		rd, err := svc.Create(r.Context(), r.PathValue("name"), body)
+		ctx, written := writeContext(r)
+		rd, err := svc.Create(ctx, r.PathValue("name"), body)
 		if err != nil {
 			return err
 		}
+		setPosition(w, written)
 		w.Header().Set("Location", "/api/collections/"+url.PathEscape(rd.Collection.Name)+"/records/"+url.PathEscape(rd.Record.ID))
 		writeRecord(w, http.StatusCreated, rd.Collection, rd.Record, rd.Fields)
 		return nil
@@ -30,7 +32,11 @@ func handleRecordGet(svc *records.Service) http.Handler {
 		if err := onlyParams(r, "fields"); err != nil {
 			return err
 		}
-		rd, err := svc.Get(r.Context(), r.PathValue("name"), r.PathValue("id"), r.URL.Query().Get("fields"))
+		ctx, err := readContext(r)
+		if err != nil {
+			return err
+		}
+		rd, err := svc.Get(ctx, r.PathValue("name"), r.PathValue("id"), r.URL.Query().Get("fields"))
 		if err != nil {
 			return err
 		}
@@ -54,10 +60,12 @@ func handleRecordUpdate(svc *records.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		rd, err := svc.Update(r.Context(), r.PathValue("name"), r.PathValue("id"), body, cond)
+		ctx, written := writeContext(r)
+		rd, err := svc.Update(ctx, r.PathValue("name"), r.PathValue("id"), body, cond)
 		if err != nil {
 			return err
 		}
+		setPosition(w, written)
 		writeRecord(w, http.StatusOK, rd.Collection, rd.Record, rd.Fields)
 		return nil
 	})
@@ -69,9 +77,11 @@ func handleRecordDelete(svc *records.Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := svc.Delete(r.Context(), r.PathValue("name"), r.PathValue("id"), cond); err != nil {
+		ctx, written := writeContext(r)
+		if err := svc.Delete(ctx, r.PathValue("name"), r.PathValue("id"), cond); err != nil {
 			return err
 		}
+		setPosition(w, written)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -82,8 +92,12 @@ func handleRecordList(svc *records.Service) http.Handler {
 		if err := onlyParams(r, "filter", "sort", "limit", "cursor", "fields"); err != nil {
 			return err
 		}
+		ctx, err := readContext(r)
+		if err != nil {
+			return err
+		}
 		q := r.URL.Query()
-		page, err := svc.List(r.Context(), r.PathValue("name"), records.ListParams{
+		page, err := svc.List(ctx, r.PathValue("name"), records.ListParams{
 			Filter: q.Get("filter"), Sort: q.Get("sort"), Limit: q.Get("limit"),
 			Cursor: q.Get("cursor"), Fields: q.Get("fields"),
 		})

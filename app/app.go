@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"basalt.dev/basalt/api"
 	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/cache"
 	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/realtime/natsexport"
 	"basalt.dev/basalt/records"
@@ -23,10 +25,15 @@ import (
 // Go programs that embed Basalt create it with New, mount Handler, and
 // Close it when done; "basalt serve" does exactly that.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	reg     *prometheus.Registry
+	cfg Config
+	log *slog.Logger
+	reg *prometheus.Registry
+	// store is db behind the record and list caches: everything reads
+	// and writes through it, so every write invalidates.
 	store   store.Store
+	db      store.Store // the driver, for what only it does (notifications)
+	cache   *cache.Store
+	closeRC func() error // closes the cache's Redis client
 	records *records.Service
 	keys    *auth.Keys
 	tokens  *auth.Tokens
@@ -65,9 +72,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, accessLog io.Writ
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, reg: reg, store: st, accessLog: accessLog}
+	a := &App{cfg: cfg, log: log, reg: reg, db: st, accessLog: accessLog}
+	if a.cache, a.closeRC, err = newCache(st, cfg, log, func() { a.hub.Wake() }); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.store = a.cache
+	reg.MustRegister(a.cache.Collectors()...)
 	if err := a.init(ctx); err != nil {
 		st.Close()
+		a.closeRC()
 		return nil, err
 	}
 	return a, nil
@@ -77,7 +91,7 @@ func (a *App) init(ctx context.Context) error {
 	if err := a.store.Migrate(ctx); err != nil {
 		return err
 	}
-	if r, ok := a.store.(interface{ BypassesRLS(context.Context) bool }); ok && r.BypassesRLS(ctx) {
+	if r, ok := a.db.(interface{ BypassesRLS(context.Context) bool }); ok && r.BypassesRLS(ctx) {
 		a.log.Warn("the database role is a superuser or has BYPASSRLS: row-level security does not guard the tenants, only the store's tenant predicate does; connect as an ordinary role (docs/operations.md)")
 	}
 	// The log position comes first: a change committed while the schema
@@ -86,8 +100,9 @@ func (a *App) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.cache.Follow(head)
 	a.hub = realtime.NewHub(a.store, head, a.log)
-	a.channels, a.presence = newChannels(a.store, a.cfg.RealtimePresenceTTL, a.log)
+	a.channels, a.presence = newChannels(a.db, a.cfg.RealtimePresenceTTL, a.log)
 	a.records = records.New(wakingStore{Store: a.store, wake: a.wake}, nil, a.log)
 	if err := a.records.Load(ctx); err != nil {
 		return err
@@ -136,7 +151,7 @@ func (a *App) Drain() { a.server.Drain() }
 func (a *App) Close() error {
 	a.stop()
 	a.bg.Wait()
-	return a.store.Close()
+	return errors.Join(a.store.Close(), a.closeRC())
 }
 
 // tenantMailer is the mailer as the tenant service takes it: a nil

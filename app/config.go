@@ -32,16 +32,18 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 
-	SQLiteSync   string // FULL (default) or NORMAL
-	CacheRecords int    // records kept in memory by a SQLite server; 0 is off
-	DBMaxConns   int    // PostgreSQL pool size
-	NATSURL      string // NATS server to export the event log to; "" exports nothing
-	NATSStream   string // JetStream stream of the export
-	NATSPrefix   string // first token of the export's subjects
-	RedisURL     string // Redis shared by the nodes for rate-limit counters and the cache; "" keeps them in memory
-	LogLevel     string // debug, info, warn, error
-	LogRequests  bool   // one log line per request
-	Pprof        string // address of the Go profiler (net/http/pprof); "" is off
+	SQLiteSync   string        // FULL (default) or NORMAL
+	CacheRecords int           // records kept in memory for reads by id; 0 is off
+	CacheLists   int           // records held by the list pages kept in memory; 0 is off
+	CacheTTL     time.Duration // lifetime of an entry in the shared cache (Redis)
+	DBMaxConns   int           // PostgreSQL pool size
+	NATSURL      string        // NATS server to export the event log to; "" exports nothing
+	NATSStream   string        // JetStream stream of the export
+	NATSPrefix   string        // first token of the export's subjects
+	RedisURL     string        // Redis shared by the nodes for rate-limit counters and the cache; "" keeps them in memory
+	LogLevel     string        // debug, info, warn, error
+	LogRequests  bool          // one log line per request
+	Pprof        string        // address of the Go profiler (net/http/pprof); "" is off
 
 	SecretKey    string        // base64 of 32 bytes: encrypts stored secrets
 	PublicURL    string        // where clients reach the server, for mailed links
@@ -83,6 +85,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   15 * time.Second,
 		SQLiteSync:        "FULL",
 		CacheRecords:      20000,
+		CacheLists:        20000,
+		CacheTTL:          5 * time.Minute,
 		DBMaxConns:        20,
 		NATSStream:        "BASALT",
 		NATSPrefix:        "basalt",
@@ -131,8 +135,12 @@ var options = []option{
 	{name: "shutdown-timeout", usage: "how long in-flight requests may take to finish at shutdown", set: setDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }), get: func(c *Config) string { return c.ShutdownTimeout.String() }},
 	{name: "sqlite-sync", usage: "SQLite synchronous mode: FULL (acknowledged writes survive power loss) or NORMAL (survive a crash of the process)",
 		set: func(c *Config, v string) error { c.SQLiteSync = strings.ToUpper(v); return nil }, get: func(c *Config) string { return c.SQLiteSync }},
-	{name: "cache-records", usage: "records a SQLite server keeps in memory for reads (0 turns the cache off); it also locks the data directory to this server",
+	{name: "cache-records", usage: "records kept in memory for reads by id (0 turns the record cache off); on SQLite it also locks the data directory to this server",
 		set: setInt(func(c *Config) *int { return &c.CacheRecords }), get: func(c *Config) string { return strconv.Itoa(c.CacheRecords) }},
+	{name: "cache-lists", usage: "list pages kept in memory, counted by the records they hold (0 turns the list cache off)",
+		set: setInt(func(c *Config) *int { return &c.CacheLists }), get: func(c *Config) string { return strconv.Itoa(c.CacheLists) }},
+	{name: "cache-ttl", usage: "how long an entry lives in the shared cache in Redis (with --redis)",
+		set: setDuration(func(c *Config) *time.Duration { return &c.CacheTTL }), get: func(c *Config) string { return c.CacheTTL.String() }},
 	{name: "db-max-conns", usage: "PostgreSQL connection pool size", set: setInt(func(c *Config) *int { return &c.DBMaxConns }), get: func(c *Config) string { return strconv.Itoa(c.DBMaxConns) }},
 	{name: "nats-url", usage: "NATS server (nats://user:pass@host:4222, several separated by commas) to export the event log to, on JetStream; empty exports nothing", secret: true,
 		set: func(c *Config, v string) error { c.NATSURL = v; return nil }, get: func(c *Config) string { return c.NATSURL }},
@@ -253,6 +261,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheRecords < 0 {
 		errs = append(errs, errors.New("--cache-records: must be 0 (off) or more"))
+	}
+	if c.CacheLists < 0 {
+		errs = append(errs, errors.New("--cache-lists: must be 0 (off) or more"))
+	}
+	if c.CacheTTL < time.Second {
+		errs = append(errs, errors.New("--cache-ttl: must be at least 1s"))
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("--db-max-conns: must be at least 1"))

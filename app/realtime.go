@@ -87,7 +87,7 @@ func (a *App) startRealtime(ctx context.Context) {
 	a.reg.MustRegister(channelMetrics(a.channels, a.presence)...)
 	a.bg.Go(func() { a.hub.Run(ctx) })
 	a.bg.Go(func() { a.presence.Run(ctx) })
-	n, ok := a.store.(notifier)
+	n, ok := a.db.(notifier)
 	if !ok {
 		return
 	}
