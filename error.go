@@ -24,6 +24,7 @@ const (
 	CodeUnsupportedMediaType Code = "unsupported_media_type" // 415
 	CodeUnprocessable        Code = "unprocessable"          // 422: well-formed but semantically impossible
 	CodeRateLimited          Code = "rate_limited"           // 429
+	CodeQuotaExceeded        Code = "quota_exceeded"         // 403, or 429 with Retry-After for a request quota: a tenant is at a quota
 	CodeInternal             Code = "internal"               // 500: a fault of ours; the cause is logged, never sent
 	CodeUnavailable          Code = "unavailable"            // 503
 	CodeTimeout              Code = "timeout"                // 504

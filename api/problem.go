@@ -23,6 +23,7 @@ var statusByCode = map[basalt.Code]int{
 	basalt.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	basalt.CodeUnprocessable:        http.StatusUnprocessableEntity,
 	basalt.CodeRateLimited:          http.StatusTooManyRequests,
+	basalt.CodeQuotaExceeded:        http.StatusForbidden, // 429 when it carries Retry-After, see writeProblem
 	basalt.CodeInternal:             http.StatusInternalServerError,
 	basalt.CodeUnavailable:          http.StatusServiceUnavailable,
 	basalt.CodeTimeout:              http.StatusGatewayTimeout,
@@ -43,6 +44,7 @@ var titleByCode = map[basalt.Code]string{
 	basalt.CodeUnsupportedMediaType: "Unsupported media type",
 	basalt.CodeUnprocessable:        "Unprocessable request",
 	basalt.CodeRateLimited:          "Too many requests",
+	basalt.CodeQuotaExceeded:        "Quota exceeded",
 	basalt.CodeInternal:             "Internal error",
 	basalt.CodeUnavailable:          "Service unavailable",
 	basalt.CodeTimeout:              "Timeout",
@@ -62,6 +64,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusByCode[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	var ra interface{ Seconds() string }
+	if code == basalt.CodeQuotaExceeded && errors.As(err, &ra) {
+		// A request quota lifts when its period ends: wait and retry.
+		status = http.StatusTooManyRequests
 	}
 	if info := infoFrom(r.Context()); info != nil {
 		info.code = code
@@ -116,7 +123,6 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="basalt"`)
 	}
-	var ra interface{ Seconds() string }
 	if errors.As(err, &ra) {
 		h.Set("Retry-After", ra.Seconds())
 	}

@@ -65,7 +65,7 @@ func (s *Service) Create(ctx context.Context, coll string, data []byte) (*Read, 
 	if ok, err := allows(rule, c, r); err != nil || !ok {
 		return nil, denied(err, "The create rule of %s does not allow this record.", c.Name)
 	}
-	if _, err := s.store.RecordInsert(ctx, &store.RecordInsertParams{TenantID: a.tenant, Collection: c, Record: r}); err != nil {
+	if _, err := s.store.RecordInsert(ctx, &store.RecordInsertParams{TenantID: a.tenant, Collection: c, Record: r, Quota: s.storageQuota(a.tenant)}); err != nil {
 		return nil, err
 	}
 	return &Read{Collection: c, Record: r, Fields: a.visible(c, nil)}, nil
@@ -129,7 +129,7 @@ func (s *Service) Update(ctx context.Context, coll, id string, data []byte, ifMa
 		return nil, err
 	}
 	p := &store.RecordUpdateParams{TenantID: a.tenant, Collection: c, ID: id, Values: b.values,
-		Updated: s.now().UTC().Truncate(time.Microsecond), IfMatch: ifMatch, Filter: rule}
+		Updated: s.now().UTC().Truncate(time.Microsecond), IfMatch: ifMatch, Filter: rule, Quota: s.storageQuota(a.tenant)}
 	if rule != nil {
 		p.Check = func(r *basalt.Record) error {
 			if ok, err := allows(rule, c, r); err != nil || !ok {

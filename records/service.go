@@ -32,6 +32,9 @@ type Service struct {
 	ddl sync.RWMutex
 
 	events eventCache // realtime: each event's record decoded once for every watch
+
+	// Quotas, if set, bounds each tenant's records and stored bytes.
+	Quotas Quotas
 }
 
 // New returns a service on s. now is the clock (time.Now if nil).

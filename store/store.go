@@ -86,6 +86,7 @@ type Store interface {
 	Cursors
 	Presence
 	RateLimits
+	Usage
 }
 
 // MigrationStatus describes one system migration.
@@ -110,6 +111,9 @@ type RecordInsertParams struct {
 	TenantID   string
 	Collection *basalt.Collection
 	Record     *basalt.Record
+	// Quota, if not nil, bounds the tenant's records and bytes after the
+	// insert (CodeQuotaExceeded).
+	Quota *Quota
 }
 
 // RecordGetParams names one record.
@@ -139,6 +143,9 @@ type RecordUpdateParams struct {
 	// Check, if not nil, sees the record after the change, inside the
 	// transaction: an error undoes the change and is returned.
 	Check func(*basalt.Record) error
+	// Quota, if not nil, bounds the tenant's bytes after an update that
+	// grows the record (CodeQuotaExceeded).
+	Quota *Quota
 }
 
 // RecordDeleteParams names a record to delete.

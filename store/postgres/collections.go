@@ -76,13 +76,19 @@ func (db *DB) CollectionUpdate(ctx context.Context, p *store.CollectionUpdatePar
 		if tag.RowsAffected() == 0 {
 			return basalt.Errorf(basalt.CodeNotFound, "No collection named %q.", p.Old.Name)
 		}
-		for _, s := range sqlgen.Alter(filter.Postgres, p.Old, p.New, p.Renames) {
+		alter := sqlgen.Alter(filter.Postgres, p.Old, p.New, p.Renames)
+		for _, s := range alter {
 			if _, err := tx.Exec(ctx, s.SQL, s.Args...); err != nil {
 				if e := interpretError(err, p.New); basalt.ErrorCode(e) == basalt.CodeConflict {
 					return &basalt.Error{Code: basalt.CodeConflict, Err: err,
 						Message: fmt.Sprintf("Existing records of %s have duplicate values, so the unique field or index cannot be added; remove the duplicates first.", p.New.Name)}
 				}
 				return fmt.Errorf("postgres: alter collection %s: %q: %w", p.Old.Name, s.SQL, err)
+			}
+		}
+		if sqlgen.Rewrites(alter) {
+			if err := sqlstore.UsageRecount(ctx, txQueries{tx}, filter.Postgres, p.New); err != nil {
+				return err
 			}
 		}
 		if err := appendAudit(ctx, tx, p.Audit); err != nil {
@@ -104,6 +110,9 @@ func (db *DB) CollectionDelete(ctx context.Context, name string, audit *store.Au
 		}
 		if _, err := tx.Exec(ctx, sqlgen.DropCollection(&basalt.Collection{Name: name})); err != nil {
 			return fmt.Errorf("postgres: drop collection %s: %w", name, err)
+		}
+		if err := sqlstore.UsageDrop(ctx, txQueries{tx}, name); err != nil {
+			return err
 		}
 		if err := appendAudit(ctx, tx, audit); err != nil {
 			return err

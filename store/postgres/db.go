@@ -45,6 +45,7 @@ type DB struct {
 	*sqlstore.Identity
 	*sqlstore.Cursors
 	*sqlstore.Presence
+	*sqlstore.Usage
 	*sqlstore.RateLimits
 }
 
@@ -79,6 +80,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.Identity = sqlstore.NewIdentity(queries{db})
 	db.Cursors = sqlstore.NewCursors(queries{db})
 	db.Presence = sqlstore.NewPresence(queries{db})
+	db.Usage = newUsage(db)
 	db.RateLimits = sqlstore.NewRateLimits(queries{db})
 	if db.now == nil {
 		db.now = time.Now

@@ -48,6 +48,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("postgres: migration %d %s: %w", m.Version, m.Name, err)
 			}
+			if m.Name == "usage" {
+				if err := backfillUsage(ctx, tx); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO _migrations (version, name, applied) VALUES ($1, $2, $3)`,
 				m.Version, m.Name, db.now().UTC()); err != nil {
 				return fmt.Errorf("postgres: record migration %d: %w", m.Version, err)

@@ -32,6 +32,9 @@ func (db *DB) RecordInsert(ctx context.Context, p *store.RecordInsertParams) (*b
 			}
 			return fmt.Errorf("postgres: insert into %s: %w", p.Collection.Name, err)
 		}
+		if err := countInsert(ctx, tx, p); err != nil {
+			return err
+		}
 		return appendEvent(ctx, tx, ev)
 	})
 	if err != nil {
@@ -85,6 +88,10 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 	var rec *basalt.Record
 	var ev *basalt.Event
 	err = db.txAs(ctx, p.TenantID, func(tx pgx.Tx) error {
+		before, err := bytesBefore(ctx, tx, q, p)
+		if err != nil {
+			return err
+		}
 		vals, ptrs := scanDest(q.Columns())
 		if err := tx.QueryRow(ctx, s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -95,7 +102,6 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 			}
 			return fmt.Errorf("postgres: update %s/%s: %w", p.Collection.Name, p.ID, err)
 		}
-		var err error
 		if rec, err = q.Scan(vals); err != nil {
 			return err
 		}
@@ -103,6 +109,9 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 			if err := p.Check(rec); err != nil {
 				return err
 			}
+		}
+		if err := countUpdate(ctx, tx, p, rec, before); err != nil {
+			return err
 		}
 		ev = sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpUpdate, rec, rec.Updated)
 		return appendEvent(ctx, tx, ev)
@@ -137,6 +146,9 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 		}
 		rec, err := q.Scan(vals)
 		if err != nil {
+			return err
+		}
+		if err := countDelete(ctx, tx, p, rec); err != nil {
 			return err
 		}
 		ev = sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpDelete, rec, db.now())

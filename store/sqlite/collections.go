@@ -77,12 +77,18 @@ func (db *DB) CollectionUpdate(ctx context.Context, p *store.CollectionUpdatePar
 		if n, _ := res.RowsAffected(); n == 0 {
 			return basalt.Errorf(basalt.CodeNotFound, "No collection named %q.", p.Old.Name)
 		}
-		for _, s := range sqlgen.Alter(filter.SQLite, p.Old, p.New, p.Renames) {
+		alter := sqlgen.Alter(filter.SQLite, p.Old, p.New, p.Renames)
+		for _, s := range alter {
 			if _, err := t.execOnce(s.SQL, s.Args...); err != nil {
 				if e := interpretError(err, p.New); basalt.ErrorCode(e) == basalt.CodeConflict {
 					return alterConflict(p.New, e)
 				}
 				return fmt.Errorf("sqlite: alter collection %s: %q: %w", p.Old.Name, s.SQL, err)
+			}
+		}
+		if sqlgen.Rewrites(alter) {
+			if err := sqlstore.UsageRecount(ctx, txnQueries{t}, filter.SQLite, p.New); err != nil {
+				return err
 			}
 		}
 		if err := appendAudit(t, p.Audit); err != nil {
@@ -112,6 +118,9 @@ func (db *DB) CollectionDelete(ctx context.Context, name string, audit *store.Au
 		c := &basalt.Collection{Name: name}
 		if _, err := t.execOnce(sqlgen.DropCollection(c)); err != nil {
 			return fmt.Errorf("sqlite: drop collection %s: %w", name, err)
+		}
+		if err := sqlstore.UsageDrop(ctx, txnQueries{t}, name); err != nil {
+			return err
 		}
 		if err := appendAudit(t, audit); err != nil {
 			return err

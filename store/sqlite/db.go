@@ -75,6 +75,7 @@ type DB struct {
 	*sqlstore.Identity
 	*sqlstore.Cursors
 	*sqlstore.Presence
+	*sqlstore.Usage
 	*sqlstore.RateLimits
 }
 
@@ -121,6 +122,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	db.Identity = sqlstore.NewIdentity(queries{db})
 	db.Cursors = sqlstore.NewCursors(queries{db})
 	db.Presence = sqlstore.NewPresence(queries{db})
+	db.Usage = newUsage(db)
 	db.RateLimits = sqlstore.NewRateLimits(queries{db})
 	go db.writer()
 	if err := db.Ping(ctx); err != nil {

@@ -41,6 +41,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if _, err := t.execOnce(m.SQL); err != nil {
 				return fmt.Errorf("sqlite: migration %d %s: %w", m.Version, m.Name, err)
 			}
+			if m.Name == "usage" {
+				if err := backfillUsage(t); err != nil {
+					return err
+				}
+			}
 			if _, err := t.execOnce(`INSERT INTO _migrations (version, name, applied) VALUES (?, ?, ?)`,
 				m.Version, m.Name, basalt.FormatTime(db.now())); err != nil {
 				return fmt.Errorf("sqlite: record migration %d: %w", m.Version, err)

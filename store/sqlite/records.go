@@ -32,6 +32,9 @@ func (db *DB) RecordInsert(ctx context.Context, p *store.RecordInsertParams) (*b
 			}
 			return fmt.Errorf("sqlite: insert into %s: %w", p.Collection.Name, err)
 		}
+		if err := countInsert(t, p); err != nil {
+			return err
+		}
 		var err error
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpCreate, p.Record, p.Record.Updated))
 		t.afterCommit(func(rc *recordCache) { rc.put(p.Collection, p.TenantID, p.Record) })
@@ -82,6 +85,10 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 	var rec *basalt.Record
 	var ev *basalt.Event
 	err = db.do(ctx, func(t *txn) error {
+		before, err := bytesBefore(t, q, p)
+		if err != nil {
+			return err
+		}
 		vals, ptrs := scanDest(q.Columns())
 		if err := t.tx.QueryRow(s.SQL, s.Args...).Scan(ptrs...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +99,6 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 			}
 			return fmt.Errorf("sqlite: update %s/%s: %w", p.Collection.Name, p.ID, err)
 		}
-		var err error
 		if rec, err = q.Scan(vals); err != nil {
 			return err
 		}
@@ -100,6 +106,9 @@ func (db *DB) RecordUpdate(ctx context.Context, p *store.RecordUpdateParams) (*b
 			if err := p.Check(rec); err != nil {
 				return err
 			}
+		}
+		if err := countUpdate(t, p, rec, before); err != nil {
+			return err
 		}
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpUpdate, rec, rec.Updated))
 		t.afterCommit(func(rc *recordCache) { rc.put(p.Collection, p.TenantID, rec) })
@@ -132,6 +141,9 @@ func (db *DB) RecordDelete(ctx context.Context, p *store.RecordDeleteParams) (*b
 		}
 		rec, err := q.Scan(vals)
 		if err != nil {
+			return err
+		}
+		if err := countDelete(t, p, rec); err != nil {
 			return err
 		}
 		ev, err = appendEvent(t, sqlgen.NewEvent(p.TenantID, p.Collection, basalt.OpDelete, rec, db.now()))

@@ -30,7 +30,7 @@ func (s *Identity) TenantDelete(ctx context.Context, id string, tables []string,
 				return fmt.Errorf("sqlstore: delete tenant data in %s: %w", t, err)
 			}
 		}
-		for _, t := range []string{"_events", "_memberships", "_roles", "_invites", "_keys", "_audit"} {
+		for _, t := range []string{"_events", "_memberships", "_roles", "_invites", "_keys", "_audit", "_usage", "_requests", "_quotas"} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+t+` WHERE tenant_id = ?`, id); err != nil {
 				return fmt.Errorf("sqlstore: delete tenant data in %s: %w", t, err)
 			}

@@ -31,6 +31,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newDB) })
 	t.Run("Cursors", func(t *testing.T) { testCursors(t, newDB) })
 	t.Run("Presence", func(t *testing.T) { testPresence(t, newDB) })
+	t.Run("Usage", func(t *testing.T) { testUsage(t, newDB) })
 	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, newDB) })
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, newDB) })
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, newDB) })
