@@ -88,6 +88,10 @@ func (s *Server) routes() {
 		s.handle("POST /api/invites/accept", s.signedIn(handleInviteAccept(ts)))
 		s.handle("GET /api/audit", s.authed(handleAuditList(ts)))
 	}
+	if q := s.d.Quotas; q != nil {
+		s.handle("GET /api/tenants/{id}/usage", s.authed(handleUsage(q)))
+		s.handle("PUT /api/tenants/{id}/quotas", s.authed(handleQuotaPut(q)))
+	}
 }
 
 // errorHandler adapts a handler that returns an error: the error becomes

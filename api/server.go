@@ -15,6 +15,7 @@ import (
 
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/auth"
+	"basalt.dev/basalt/quota"
 	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
@@ -49,6 +50,7 @@ type Deps struct {
 	Channels *realtime.Channels // broadcasts, with Hub
 	Presence *realtime.Presence // who is in which channel, with Hub
 	Tickets  *auth.Tickets
+	Quotas   *quota.Service     // tenants' quotas and usage; nil counts nothing
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Version  string
@@ -224,6 +226,9 @@ func (s *Server) withPrincipal(h http.Handler, admit func(*basalt.Principal) err
 		if err == nil {
 			err = admit(p)
 		}
+		if err == nil {
+			err = s.countRequest(r, p)
+		}
 		if err != nil {
 			writeProblem(w, r, err)
 			return
@@ -250,6 +255,10 @@ func (s *Server) allow(h http.Handler, roles ...basalt.Role) http.Handler {
 		}
 		if p == nil {
 			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <API key>."))
+			return
+		}
+		if err := s.countRequest(r, p); err != nil {
+			writeProblem(w, r, err)
 			return
 		}
 		if info := infoFrom(r.Context()); info != nil {

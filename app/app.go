@@ -112,11 +112,16 @@ func (a *App) init(ctx context.Context) error {
 		return err
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	quotas, err := a.newQuotas(ctx)
+	if err != nil {
+		return err
+	}
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
 		Realtime: api.RealtimeConfig{Heartbeat: a.cfg.RealtimeHeartbeat, Buffer: a.cfg.RealtimeBuffer, MaxSubscriptions: a.cfg.RealtimeMaxSubscriptions,
 			MaxPerPrincipal: a.cfg.RealtimeMaxPerUser, MaxPerTenant: a.cfg.RealtimeMaxPerTenant, CheckEvery: a.cfg.RealtimeAuthCheck},
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Channels: a.channels, Presence: a.presence, Tickets: auth.NewTickets(a.store, nil),
+		Quotas:  quotas,
 		Tenants: a.newTenants(), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
 	a.stop = stop
@@ -125,6 +130,7 @@ func (a *App) init(ctx context.Context) error {
 	a.startExport(bg)
 	a.bg.Go(func() { a.users.Start(bg, 5*time.Second) })
 	a.bg.Go(func() { a.followKeys(bg) })
+	a.bg.Go(func() { quotas.Run(bg, a.cfg.QuotaFlush) })
 	return nil
 }
 

@@ -68,6 +68,15 @@ type Config struct {
 	// channel outlives its server's last refresh (every third of it): a
 	// server that dies leaves no one present for longer.
 	RealtimePresenceTTL time.Duration
+
+	// Quotas of every tenant (package quota), 0 unlimited; the operator
+	// overrides them per tenant. QuotaFlush is how often each server adds
+	// the requests it counted to the totals the servers share.
+	QuotaRequestsDay   int64
+	QuotaRequestsMonth int64
+	QuotaRecords       int64
+	QuotaBytes         int64
+	QuotaFlush         time.Duration
 }
 
 // DefaultConfig returns the defaults: SQLite in ./basalt_data, listening
@@ -104,6 +113,7 @@ func DefaultConfig() Config {
 		RealtimeMaxPerTenant:     10000,
 		RealtimeAuthCheck:        5 * time.Second,
 		RealtimePresenceTTL:      30 * time.Second,
+		QuotaFlush:               2 * time.Second,
 	}
 }
 
@@ -177,6 +187,16 @@ var options = []option{
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
+	{name: "quota-requests-day", usage: "requests a tenant may make per UTC day, unless the operator set its own quota; 0 is unlimited",
+		set: setInt64(func(c *Config) *int64 { return &c.QuotaRequestsDay }), get: func(c *Config) string { return strconv.FormatInt(c.QuotaRequestsDay, 10) }},
+	{name: "quota-requests-month", usage: "requests a tenant may make per UTC month, unless the operator set its own quota; 0 is unlimited",
+		set: setInt64(func(c *Config) *int64 { return &c.QuotaRequestsMonth }), get: func(c *Config) string { return strconv.FormatInt(c.QuotaRequestsMonth, 10) }},
+	{name: "quota-records", usage: "records a tenant may keep in all collections, unless the operator set its own quota; 0 is unlimited",
+		set: setInt64(func(c *Config) *int64 { return &c.QuotaRecords }), get: func(c *Config) string { return strconv.FormatInt(c.QuotaRecords, 10) }},
+	{name: "quota-bytes", usage: "bytes of record values a tenant may keep (docs/operations.md says how they are counted), unless the operator set its own quota; 0 is unlimited",
+		set: setInt64(func(c *Config) *int64 { return &c.QuotaBytes }), get: func(c *Config) string { return strconv.FormatInt(c.QuotaBytes, 10) }},
+	{name: "quota-flush", usage: "how often each server adds the requests it counted to the totals the servers share; a tenant can pass a request quota by what the other servers admit in this time",
+		set: setDuration(func(c *Config) *time.Duration { return &c.QuotaFlush }), get: func(c *Config) string { return c.QuotaFlush.String() }},
 }
 
 func envName(flagName string) string {
@@ -308,6 +328,7 @@ func (c *Config) Validate() error {
 	if c.RealtimeMaxPerTenant < 0 {
 		errs = append(errs, errors.New("--realtime-max-per-tenant: must be 0 (unlimited) or more"))
 	}
+	errs = append(errs, c.validateQuotas()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
