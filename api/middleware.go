@@ -165,8 +165,8 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-Id", "Last-Event-ID"},
-		ExposedHeaders: []string{"ETag", "Location", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Retry-After"},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-Id", "Last-Event-ID", "Basalt-Min-Position"},
+		ExposedHeaders: []string{"ETag", "Location", "X-Request-Id", "RateLimit", "RateLimit-Policy", "Retry-After", "Basalt-Position"},
 		MaxAge:         600,
 	})
 	return c.Handler(next)

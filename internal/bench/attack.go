@@ -43,6 +43,13 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 			t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=20", base, rand.IntN(100000))
 			return nil
 		}, false},
+		// A read-heavy feed: many clients ask for the same 1,000 pages,
+		// which the list cache serves from memory once read.
+		{"list, 1,000 popular pages, same query", func(t *vegeta.Target) error {
+			t.Method, t.Header = "GET", auth
+			t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=20", base, 100*rand.IntN(1000))
+			return nil
+		}, false},
 		{"create", func(t *vegeta.Target) error {
 			t.Method, t.URL, t.Header = "POST", base+"/api/collections/posts/records", jsonAuth
 			t.Body = []byte(recordBody(int(n.Add(1)) + 1_000_000))
