@@ -425,6 +425,7 @@ func (cs *channelSet) admit(ctx context.Context, m *realtime.Message) (ok bool, 
 
 // message appends a broadcast or presence frame.
 func (o *sseWriter) message(m *realtime.Message) {
+	o.grow()
 	o.buf = append(o.buf, "event: "...)
 	o.buf = append(o.buf, m.Type...)
 	o.buf = append(o.buf, "\ndata: "...)
@@ -436,11 +437,13 @@ func (o *sseWriter) message(m *realtime.Message) {
 // and its key: {"channel","key","presence"}.
 func (o *sseWriter) joined(name, key string, presence bool) {
 	data, _ := json.Marshal(map[string]any{"channel": name, "key": key, "presence": presence})
+	o.grow()
 	o.buf = fmt.Appendf(o.buf, "event: joined\ndata: %s\n\n", data)
 }
 
 // left appends the frame that tells the client it lost a channel.
 func (o *sseWriter) left(l lostChannel) {
 	data, _ := json.Marshal(l)
+	o.grow()
 	o.buf = fmt.Appendf(o.buf, "event: left\ndata: %s\n\n", data)
 }

@@ -120,10 +120,9 @@ type wsConn struct {
 	// last is the position the stream has passed: every event at or
 	// before it that the subscriptions admit was sent. It is the position
 	// to resume after.
-	last    int64
-	scratch []byte
-	out     []byte
-	chans   *channelSet // the channels it joined
+	last  int64
+	out   []byte
+	chans *channelSet // the channels it joined
 }
 
 // run serves the connection until the client leaves or the server ends
@@ -152,10 +151,11 @@ func (wc *wsConn) run(ctx context.Context, watches []*records.Watch) {
 	defer beat.Stop()
 	check := time.NewTicker(cfg.CheckEvery)
 	defer check.Stop()
+	var spent []*basalt.Event // the events last taken, handed back to the subscription
 	for {
-		var events <-chan *basalt.Event // nil, so never ready, before the first subscription
+		var ready <-chan struct{} // nil, so never ready, before the first subscription
 		if wc.sub != nil {
-			events = wc.sub.C()
+			ready = wc.sub.Ready()
 		}
 		var err error
 		select {
@@ -165,7 +165,7 @@ func (wc *wsConn) run(ctx context.Context, watches []*records.Watch) {
 			err = wc.handle(ctx, data)
 		case <-beat.C:
 			wg.Go(func() { wc.ping(ctx, cancel) })
-		case <-wc.s.drained:
+		case <-wc.s.drain.Done():
 			wc.end(ctx, endStopping, websocket.StatusGoingAway) // the client resumes on another server
 			return
 		case <-check.C:
@@ -176,17 +176,24 @@ func (wc *wsConn) run(ctx context.Context, watches []*records.Watch) {
 			err = wc.recheckChannels(ctx)
 		case msg := <-wc.chans.C():
 			err = wc.channelDelivery(ctx, msg)
-		case e, ok := <-events:
+		case <-ready:
+			var open bool
+			spent, open = wc.sub.Take(spent)
+			for _, e := range spent {
+				if err == nil && e.Position > wc.last {
+					err = wc.event(ctx, e)
+					wc.last = e.Position
+				}
+			}
+			clear(spent) // an idle stream keeps no event alive
 			switch {
-			case !ok && wc.sub.Lagged():
+			case err != nil:
+			case !open && wc.sub.Lagged():
 				wc.end(ctx, endLagged, websocket.StatusTryAgainLater)
 				return
-			case !ok:
+			case !open:
 				wc.end(ctx, endStopping, websocket.StatusGoingAway)
 				return
-			case e.Position > wc.last:
-				err = wc.event(ctx, e)
-				wc.last = e.Position
 			}
 		}
 		if err != nil {
@@ -343,13 +350,23 @@ func (wc *wsConn) subscribed(ctx context.Context, id string, first bool) error {
 
 // event sends e as the subscriptions render it, if one admits it.
 func (wc *wsConn) event(ctx context.Context, e *basalt.Event) error {
-	data, ok := render(wc.watches, e, wc.scratch[:0])
-	wc.scratch = data
+	bp := streamBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			streamBuffers.Put(bp)
+		}
+	}()
+	// The rendered event {"position":...} follows {"type":"event" with
+	// its brace turned into a comma.
+	buf := append((*bp)[:0], `{"type":"event"`...)
+	mark := len(buf)
+	buf, ok := render(wc.watches, e, buf)
+	*bp = buf[:0]
 	if !ok {
 		return nil
 	}
-	wc.out = append(append(wc.out[:0], `{"type":"event",`...), data[1:]...)
-	return wc.write(ctx, wc.out)
+	buf[mark] = ','
+	return wc.write(ctx, buf)
 }
 
 // refuse answers a refused message as a problem would, without closing.

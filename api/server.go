@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,8 +66,8 @@ type Server struct {
 	handler  http.Handler
 	metrics  *Metrics
 	draining atomic.Bool
-	drained  chan struct{} // closed by Drain: open realtime streams end
-	drainOne sync.Once
+	drain    context.Context // canceled by Drain: open realtime streams end
+	stopAll  context.CancelFunc
 	streams  realtime.Counter // open realtime connections
 }
 
@@ -81,14 +80,15 @@ func NewServer(cfg Config, d Deps) *Server {
 		d.Registry = prometheus.NewRegistry()
 	}
 	cfg.Realtime.defaults()
-	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry), drained: make(chan struct{})}
+	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
+	s.drain, s.stopAll = context.WithCancel(context.Background())
 	s.routes()
 	s.mux.Handle("/", http.HandlerFunc(s.unmatched))
 	var h http.Handler = s.mux
 	h = withTimeout(cfg.RequestTimeout, h)
 	h = limitBody(cfg.BodyLimit, h)
 	h = compress(h)
-	h = streamsApart(limitBody(cfg.BodyLimit, s.mux), h)
+	h = streamsApart(s.mux, h)
 	h = withCORS(cfg.CORSOrigins, h)
 	h = secureHeaders(h)
 	h = recoverPanics(d.Log, h)
@@ -106,6 +106,8 @@ func NewServer(cfg Config, d Deps) *Server {
 func streamsApart(stream, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/realtime" || r.URL.Path == "/api/realtime/ws" {
+			// No body limit either: a stream has no body, and each frame
+			// here stays on the stack of every open stream.
 			stream.ServeHTTP(w, r)
 			return
 		}
@@ -121,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // their clients reconnect to another server and resume.
 func (s *Server) Drain() {
 	s.draining.Store(true)
-	s.drainOne.Do(func() { close(s.drained) })
+	s.stopAll()
 }
 
 // handle registers a route; the pattern names the route in logs and metrics.

@@ -135,17 +135,16 @@ func (h *Hub) dispatch(events []basalt.Event) {
 			if !s.wants(e) {
 				continue
 			}
-			select {
-			case s.ch <- e:
+			if s.push(e) {
 				h.delivered.Add(1)
-			default:
-				// Full: the subscriber is too slow. Cut it off; it resumes
-				// from the last event it took, replayed from the log.
-				delete(h.subs, s)
-				s.lagged.Store(true)
-				close(s.ch)
-				h.dropped.Add(1)
+				continue
 			}
+			// Full: the subscriber is too slow. Cut it off; it resumes
+			// from the last event it took, replayed from the log.
+			delete(h.subs, s)
+			s.lagged.Store(true)
+			s.end()
+			h.dropped.Add(1)
 		}
 	}
 }
@@ -156,7 +155,7 @@ func (h *Hub) closeAll() {
 	h.stopped = true
 	for s := range h.subs {
 		delete(h.subs, s)
-		close(s.ch)
+		s.end()
 	}
 }
 
@@ -177,15 +176,29 @@ func (in *Interest) wants(e *basalt.Event) bool {
 	return false
 }
 
-// Sub is one subscription of the hub: its events arrive on C in position
-// order. C is closed when the hub cuts the subscriber off for falling
+// Sub is one subscription of the hub: its events wait in a queue, in
+// position order, until the subscriber takes them (Ready, Take). The
+// subscription ends when the hub cuts the subscriber off for falling
 // behind (Lagged then reports true) or stops.
+//
+// The queue is a slice that grows with what waits and is handed back
+// and forth between the hub and the subscriber, rather than a buffered
+// channel: a channel of the buffer's size would hold its whole capacity
+// (8 KiB for 1,024 events) for every idle stream, the largest part of
+// an idle stream's memory; and a subscriber takes everything waiting at
+// once, so it writes a burst in one system call.
 type Sub struct {
 	hub   *Hub
-	in    Interest
-	ch    chan *basalt.Event
 	start int64
-	mu    sync.Mutex
+
+	mu sync.Mutex // guards in
+	in Interest
+
+	qmu   sync.Mutex // guards q and ended
+	q     []*basalt.Event
+	max   int
+	ended bool
+	ready chan struct{} // a token when events wait; closed when the subscription ends
 
 	lagged atomic.Bool
 }
@@ -193,22 +206,67 @@ type Sub struct {
 // ErrLagged is the cause of a stream's end when its subscriber fell behind.
 var ErrLagged = errors.New("realtime: the subscriber fell behind")
 
-// Subscribe registers a subscription with a buffer of n events. Start
-// reports the hub's position at that moment: every later event that
-// interests it arrives on C; earlier ones are history (see Replay).
+// Subscribe registers a subscription that may fall behind by n events.
+// Start reports the hub's position at that moment: every later event
+// that interests it arrives through Take; earlier ones are history (see
+// Replay).
 func (h *Hub) Subscribe(in Interest, n int) *Sub {
-	s := &Sub{hub: h, in: in, ch: make(chan *basalt.Event, n)}
+	s := &Sub{hub: h, in: in, max: max(n, 1), ready: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s.start = h.pos
 	if h.stopped {
 		// No event would ever arrive: end the subscriber's stream now
 		// rather than leave it waiting on a hub that is gone.
-		close(s.ch)
+		s.end()
 		return s
 	}
 	h.subs[s] = struct{}{}
 	return s
+}
+
+// push queues e; false when the queue is full. The hub calls it, and
+// end, under its lock, so no event is pushed after the end.
+func (s *Sub) push(e *basalt.Event) bool {
+	s.qmu.Lock()
+	if len(s.q) >= s.max {
+		s.qmu.Unlock()
+		return false
+	}
+	s.q = append(s.q, e)
+	s.qmu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default: // a token is there already
+	}
+	return true
+}
+
+// end ends the subscription: what waits can still be taken.
+func (s *Sub) end() {
+	s.qmu.Lock()
+	s.ended = true
+	s.qmu.Unlock()
+	close(s.ready)
+}
+
+// Ready is signalled when events wait to be taken, and closed when the
+// subscription has ended. It may fire with nothing to take.
+func (s *Sub) Ready() <-chan struct{} { return s.ready }
+
+// Take returns the events waiting, in position order, and gives the
+// subscription spent (the slice of a previous Take, or nil) to fill
+// next. open is false once the subscription has ended: the events
+// returned are its last.
+func (s *Sub) Take(spent []*basalt.Event) (events []*basalt.Event, open bool) {
+	if cap(spent) > 64 {
+		spent = nil // a burst's slice would stay with an idle stream
+	}
+	clear(spent[:cap(spent)])
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	events, s.q = s.q, spent[:0]
+	return events, !s.ended
 }
 
 func (s *Sub) wants(e *basalt.Event) bool {
@@ -217,12 +275,9 @@ func (s *Sub) wants(e *basalt.Event) bool {
 	return s.in.wants(e)
 }
 
-// C returns the subscription's events.
-func (s *Sub) C() <-chan *basalt.Event { return s.ch }
-
 // Lagged reports whether the hub cut the subscription off for falling
-// behind, rather than stopping: once C is closed, it tells the subscriber
-// which of the two to report.
+// behind, rather than stopping: once it has ended, it tells the
+// subscriber which of the two to report.
 func (s *Sub) Lagged() bool { return s.lagged.Load() }
 
 // Start is the hub's position when the subscription began.
@@ -243,7 +298,7 @@ func (s *Sub) Close() {
 	defer h.mu.Unlock()
 	if _, ok := h.subs[s]; ok {
 		delete(h.subs, s)
-		close(s.ch)
+		s.end()
 	}
 }
 

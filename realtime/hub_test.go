@@ -100,21 +100,60 @@ func interest(coll string, tenants ...string) realtime.Interest {
 	return realtime.Interest{Tenants: tenants, Collections: map[string]bool{coll: true}}
 }
 
-// receive takes n events from s, failing after a deadline or if C closes.
+// takers hold what tests took from a subscription but have not read.
+var takers sync.Map // *realtime.Sub -> *taker
+
+type taker struct {
+	mu      sync.Mutex
+	pending []*basalt.Event
+	ended   bool
+}
+
+// next returns the next event of s, waiting up to wait for it: open is
+// false when s has ended, timedOut true when nothing came in time.
+func next(s *realtime.Sub, wait time.Duration) (e *basalt.Event, open, timedOut bool) {
+	v, _ := takers.LoadOrStore(s, &taker{})
+	tk := v.(*taker)
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		if len(tk.pending) > 0 {
+			e, tk.pending = tk.pending[0], tk.pending[1:]
+			return e, true, false
+		}
+		if tk.ended {
+			return nil, false, false
+		}
+		events, open := s.Take(nil)
+		tk.pending = append(tk.pending, events...)
+		tk.ended = !open
+		if len(events) > 0 || !open {
+			continue
+		}
+		select {
+		case <-s.Ready():
+		case <-timer.C:
+			return nil, true, true
+		}
+	}
+}
+
+// receive takes n events from s, failing after a deadline or if s ends.
 func receive(t *testing.T, s *realtime.Sub, n int) []int64 {
 	t.Helper()
 	var got []int64
-	deadline := time.After(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < n {
-		select {
-		case e, ok := <-s.C():
-			if !ok {
-				t.Fatalf("C closed after %d of %d events %v (lagged %v)", len(got), n, got, s.Lagged())
-			}
-			got = append(got, e.Position)
-		case <-deadline:
+		e, open, timedOut := next(s, time.Until(deadline))
+		switch {
+		case timedOut:
 			t.Fatalf("received %d of %d events %v before the deadline", len(got), n, got)
+		case !open:
+			t.Fatalf("the subscription ended after %d of %d events %v (lagged %v)", len(got), n, got, s.Lagged())
 		}
+		got = append(got, e.Position)
 	}
 	return got
 }
@@ -125,10 +164,8 @@ func receive(t *testing.T, s *realtime.Sub, n int) []int64 {
 func quiet(t *testing.T, b *bundle, s *realtime.Sub, pos int64) {
 	t.Helper()
 	waitFor(t, func() bool { return b.hub.Position() >= pos }, "the hub to reach %d", pos)
-	select {
-	case e, ok := <-s.C():
-		t.Errorf("received %+v (open %v), want nothing", e, ok)
-	default:
+	if e, open, timedOut := next(s, 0); !timedOut {
+		t.Errorf("received %+v (open %v), want nothing", e, open)
 	}
 }
 
@@ -179,13 +216,12 @@ func TestHubEventsCarryTheRecord(t *testing.T) {
 	b := setup(t, 0)
 	s := b.hub.Subscribe(interest("posts", "acme"), 10)
 	want := b.insert(t, "acme", b.posts)
-	select {
-	case got := <-s.C():
-		if got.Position != want.Position || got.TenantID != "acme" || got.Collection != "posts" || got.Op != basalt.OpCreate || got.RecordID != want.RecordID || len(got.Record) == 0 {
-			t.Errorf("event = %+v, want %+v", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event")
+	got, open, timedOut := next(s, 10*time.Second)
+	if timedOut || !open {
+		t.Fatalf("no event (ended %v)", !open)
+	}
+	if got.Position != want.Position || got.TenantID != "acme" || got.Collection != "posts" || got.Op != basalt.OpCreate || got.RecordID != want.RecordID || len(got.Record) == 0 {
+		t.Errorf("event = %+v, want %+v", got, want)
 	}
 }
 
@@ -252,7 +288,14 @@ func TestHubCutsOffSlowSubscriber(t *testing.T) {
 	}
 	// The slow one never read: it got what its buffer held, then the end.
 	var got []int64
-	for e := range slow.C() {
+	for {
+		e, open, timedOut := next(slow, 10*time.Second)
+		if timedOut {
+			t.Fatalf("the slow subscription neither ended nor received after %v", got)
+		}
+		if !open {
+			break
+		}
 		got = append(got, e.Position)
 	}
 	if !slices.Equal(got, want[:3]) || !slow.Lagged() {
@@ -351,13 +394,11 @@ func TestHubReplayThenLive(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 			for {
-				select {
-				case e := <-s.C():
-					r.got = append(r.got, e.Position)
-					continue
-				default:
+				e, open, timedOut := next(s, 0)
+				if timedOut || !open {
+					break
 				}
-				break
+				r.got = append(r.got, e.Position)
 			}
 			results <- r
 		})
@@ -409,12 +450,12 @@ func TestHubStop(t *testing.T) {
 	closed := b.hub.Subscribe(interest("posts", basalt.DefaultTenant), 10)
 	closed.Close()
 	closed.Close() // twice is harmless
-	if _, ok := <-closed.C(); ok {
-		t.Error("a closed subscription's channel is open")
+	if _, open, _ := next(closed, 10*time.Second); open {
+		t.Error("a closed subscription is open")
 	}
 	b.stop()
-	if _, ok := <-s.C(); ok || s.Lagged() {
-		t.Errorf("after the hub stopped: C open %v, lagged %v; want closed, not lagged", ok, s.Lagged())
+	if _, open, _ := next(s, 10*time.Second); open || s.Lagged() {
+		t.Errorf("after the hub stopped: open %v, lagged %v; want ended, not lagged", open, s.Lagged())
 	}
 	if n := b.hub.Subscribers(); n != 0 {
 		t.Errorf("Subscribers() = %d after the stop, want 0", n)
@@ -423,12 +464,10 @@ func TestHubStop(t *testing.T) {
 	// A subscription to a stopped hub ends at once rather than wait for
 	// events that will never come.
 	late := b.hub.Subscribe(interest("posts", basalt.DefaultTenant), 10)
-	select {
-	case _, ok := <-late.C():
-		if ok {
-			t.Error("a stopped hub sent an event")
-		}
-	case <-time.After(10 * time.Second):
+	switch e, open, timedOut := next(late, 10*time.Second); {
+	case timedOut:
 		t.Fatal("a subscription to a stopped hub stays open")
+	case open:
+		t.Errorf("a stopped hub sent %+v", e)
 	}
 }
