@@ -851,6 +851,17 @@ func oaTenantPaths() oaMap {
 					"content": oaContent("application/x-ndjson", oaType("string")),
 					"headers": oaMap{"Content-Disposition": oaRef("headers", "Content-Disposition"), "Cache-Control": oaRef("headers", "Cache-Control")}}}}.build(),
 		},
+		"/api/tenants/{id}/usage": oaMap{
+			"parameters": tenant,
+			"get": oaOp{id: "tenantUsage", summary: "A tenant's usage and quotas (owners, admins and the operator)", tag: tag, errs: []int{403, 404},
+				ok: oaMap{"200": oaJSONResponse("Requests this UTC day and month, records and stored bytes, each with its quota (0: unlimited).", "Usage", "Cache-Control")}}.build(),
+		},
+		"/api/tenants/{id}/quotas": oaMap{
+			"parameters": tenant,
+			"put": oaOp{id: "tenantQuotasSet", summary: "Set a tenant's quotas (the operator: an admin key with the collections scope)", tag: tag, body: "QuotaInput",
+				errs: []int{400, 403, 404, 413, 415},
+				ok:   oaMap{"200": oaJSONResponse("The tenant's usage under its new quotas.", "Usage")}}.build(),
+		},
 		"/api/tenants/{id}/members": oaMap{
 			"parameters": tenant,
 			"get": oaOp{id: "membersList", summary: "List a tenant's members", tag: tag, errs: []int{404},
@@ -921,6 +932,26 @@ func oaTenantSchemas() oaMap {
 	name := func() oaMap { return oaMap{"type": "string", "minLength": 1, "maxLength": 200} }
 	return oaMap{
 		"TenantInput": oaClosed(oaObject(oaMap{"name": name()}, "name")),
+		"Quota": oaObject(oaMap{
+			"used":     oaMap{"type": "integer", "minimum": 0},
+			"limit":    oaDesc(oaMap{"type": "integer", "minimum": 0}, "0: unlimited."),
+			"override": oaDesc(oaType("boolean"), "The operator set this quota for the tenant; otherwise it is the server's default."),
+		}, "used", "limit", "override"),
+		"Usage": oaObject(oaMap{
+			"tenant":         oaType("string"),
+			"day":            str("The UTC day of requests_day, YYYY-MM-DD."),
+			"month":          str("The UTC month of requests_month, YYYY-MM."),
+			"requests_day":   oaSchemaRef("Quota"),
+			"requests_month": oaSchemaRef("Quota"),
+			"records":        oaSchemaRef("Quota"),
+			"bytes":          oaDesc(oaSchemaRef("Quota"), "The bytes of the records' values: text and json by their UTF-8 length, numbers and dates 8, booleans 1."),
+		}, "tenant", "day", "month", "requests_day", "requests_month", "records", "bytes"),
+		"QuotaInput": oaClosed(oaObject(oaMap{
+			"requests_day":   oaDesc(oaMap{"type": []any{"integer", "null"}, "minimum": 0}, "null: the server's default; 0: unlimited."),
+			"requests_month": oaDesc(oaMap{"type": []any{"integer", "null"}, "minimum": 0}, "null: the server's default; 0: unlimited."),
+			"records":        oaDesc(oaMap{"type": []any{"integer", "null"}, "minimum": 0}, "null: the server's default; 0: unlimited."),
+			"bytes":          oaDesc(oaMap{"type": []any{"integer", "null"}, "minimum": 0}, "null: the server's default; 0: unlimited."),
+		})),
 		"Tenant": oaObject(oaMap{
 			"id": oaType("string"), "name": oaType("string"),
 			"role":    str("The caller's role: owner, admin, member or a custom role; an API key's role; absent when the tenant was made by a key."),
