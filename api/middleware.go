@@ -225,9 +225,12 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address of the peer. Behind a proxy it is the proxy's;
-// trusted forwarding headers come with the traffic controls.
+// clientIP is the client's address: the peer's, or behind trusted
+// proxies the one their forwarding header names (trustProxies).
 func clientIP(r *http.Request) string {
+	if ip := basalt.ClientIP(r.Context()); ip != "" {
+		return ip
+	}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -43,6 +43,9 @@ func OpenAPI(cols []*basalt.Collection, version string) map[string]any {
 	maps.Copy(paths, oaAuthPaths())
 	maps.Copy(schemas, oaTenantSchemas())
 	maps.Copy(paths, oaTenantPaths())
+	maps.Copy(schemas, oaRateLimitSchemas())
+	maps.Copy(paths, oaRateLimitPaths())
+	tags = append(tags, oaRateLimitTag())
 	for _, c := range cols {
 		maps.Copy(schemas, oaCollectionSchemas(c, names[c.Name]))
 		maps.Copy(paths, oaRecordPaths(oaCollectionRecordAPI(c, names[c.Name])))

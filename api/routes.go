@@ -35,6 +35,14 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/keys/{id}", s.authed(handleKeyRevoke(s.d.Keys)))
 	s.handle("GET /api/events", s.scoped(handleEventList(s.d.Store), basalt.ScopeEvents))
 
+	if s.limits != nil {
+		s.handle("GET /api/admin/rate-limits", s.adminKey(s.handleRateLimitList()))
+		s.handle("POST /api/admin/rate-limits", s.adminKey(s.handleRateLimitPut()))
+		s.handle("GET /api/admin/rate-limits/{name}", s.adminKey(s.handleRateLimitGet()))
+		s.handle("PUT /api/admin/rate-limits/{name}", s.adminKey(s.handleRateLimitPut()))
+		s.handle("DELETE /api/admin/rate-limits/{name}", s.adminKey(s.handleRateLimitDelete()))
+	}
+
 	if s.d.Hub != nil {
 		s.handle("GET /api/realtime", s.streaming(s.handleSSE()))
 		s.handle("GET /api/realtime/ws", s.streaming(s.handleWS()))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"basalt.dev/basalt"
 	"basalt.dev/basalt/auth"
 	"basalt.dev/basalt/quota"
+	"basalt.dev/basalt/ratelimit"
 	"basalt.dev/basalt/realtime"
 	"basalt.dev/basalt/records"
 	"basalt.dev/basalt/store"
@@ -35,6 +37,11 @@ type Config struct {
 	LogRequests bool
 	// Realtime bounds the realtime streams.
 	Realtime RealtimeConfig
+	// TrustedProxies are the proxies whose forwarding header (ProxyHeader:
+	// HeaderXForwardedFor, the default, or HeaderForwarded) names the
+	// client; none: the peer is the client.
+	TrustedProxies []netip.Prefix
+	ProxyHeader    string
 }
 
 // Deps are the services the handlers use.
@@ -49,6 +56,7 @@ type Deps struct {
 	Channels *realtime.Channels // broadcasts, with Hub
 	Presence *realtime.Presence // who is in which channel, with Hub
 	Tickets  *auth.Tickets
+	Limits   *ratelimit.Limiter // rate-limit policies; nil limits nothing
 	Quotas   *quota.Service     // tenants' quotas and usage; nil counts nothing
 	Log      *slog.Logger
 	Registry *prometheus.Registry
@@ -69,6 +77,7 @@ type Server struct {
 	drain    context.Context // canceled by Drain: open realtime streams end
 	stopAll  context.CancelFunc
 	streams  realtime.Counter // open realtime connections
+	limits   *rateLimits      // nil without Deps.Limits
 }
 
 // NewServer returns the handler with every route and middleware.
@@ -82,6 +91,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	cfg.Realtime.defaults()
 	s := &Server{cfg: cfg, d: d, mux: http.NewServeMux(), metrics: NewMetrics(d.Registry)}
 	s.drain, s.stopAll = context.WithCancel(context.Background())
+	s.limits = newRateLimits(d.Limits, d.Registry)
 	s.routes()
 	s.mux.Handle("/", http.HandlerFunc(s.unmatched))
 	var h http.Handler = s.mux
@@ -96,7 +106,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	if !cfg.LogRequests {
 		access.log = slog.New(discardBelowError{d.Log.Handler()})
 	}
-	s.handler = observe(access, s.metrics, h)
+	s.handler = observe(access, s.metrics, trustProxies(cfg.TrustedProxies, cfg.ProxyHeader, h))
 	return s
 }
 
@@ -128,6 +138,7 @@ func (s *Server) Drain() {
 
 // handle registers a route; the pattern names the route in logs and metrics.
 func (s *Server) handle(pattern string, h http.Handler) {
+	h = s.rateLimited(pattern, h)
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route = pattern
@@ -162,6 +173,9 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 // authenticate returns the principal of the request's bearer token, or
 // nil for a request without one.
 func (s *Server) authenticate(r *http.Request) (*basalt.Principal, error) {
+	if m := authenticated(r); m != nil {
+		return m.p, m.err
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, nil

@@ -116,11 +116,17 @@ func (a *App) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	limits, closeLimits, err := newLimiter(ctx, a.cfg, a.store, a.log)
+	if err != nil {
+		return err
+	}
 	a.server = api.NewServer(api.Config{
 		BodyLimit: a.cfg.BodyLimit, CORSOrigins: a.cfg.CORSOrigins, RequestTimeout: a.cfg.RequestTimeout, LogRequests: a.cfg.LogRequests,
 		Realtime: api.RealtimeConfig{Heartbeat: a.cfg.RealtimeHeartbeat, Buffer: a.cfg.RealtimeBuffer, MaxSubscriptions: a.cfg.RealtimeMaxSubscriptions,
 			MaxPerPrincipal: a.cfg.RealtimeMaxPerUser, MaxPerTenant: a.cfg.RealtimeMaxPerTenant, CheckEvery: a.cfg.RealtimeAuthCheck},
+		TrustedProxies: a.cfg.trustedProxies(), ProxyHeader: a.cfg.TrustedProxyHeader,
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Channels: a.channels, Presence: a.presence, Tickets: auth.NewTickets(a.store, nil),
+		Limits:  limits,
 		Quotas:  quotas,
 		Tenants: a.newTenants(), Log: a.log, Registry: a.reg, Version: version(), AccessLog: a.accessLog})
 	bg, stop := context.WithCancel(context.Background())
@@ -130,6 +136,7 @@ func (a *App) init(ctx context.Context) error {
 	a.startExport(bg)
 	a.bg.Go(func() { a.users.Start(bg, 5*time.Second) })
 	a.bg.Go(func() { a.followKeys(bg) })
+	a.bg.Go(func() { limits.Follow(bg, rateLimitReload); closeLimits() })
 	a.bg.Go(func() { quotas.Run(bg, a.cfg.QuotaFlush) })
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"basalt.dev/basalt/api"
 	"basalt.dev/basalt/realtime/natsexport"
 	"basalt.dev/basalt/store/sqlite"
 )
@@ -69,6 +70,17 @@ type Config struct {
 	// server that dies leaves no one present for longer.
 	RealtimePresenceTTL time.Duration
 
+	// Rate limits (package ratelimit): the policies, specs separated by
+	// semicolons ("default" for the built-in sign-in and sign-up ones,
+	// "none" for none); open or closed, whether requests pass while Redis
+	// is away; the prefix of the counters' keys in Redis; the proxies
+	// trusted to name the client, and the header they name it in.
+	RateLimits            string
+	RateLimitRedisFailure string
+	RateLimitRedisPrefix  string
+	TrustedProxies        string
+	TrustedProxyHeader    string
+
 	// Quotas of every tenant (package quota), 0 unlimited; the operator
 	// overrides them per tenant. QuotaFlush is how often each server adds
 	// the requests it counted to the totals the servers share.
@@ -114,6 +126,11 @@ func DefaultConfig() Config {
 		RealtimeAuthCheck:        5 * time.Second,
 		RealtimePresenceTTL:      30 * time.Second,
 		QuotaFlush:               2 * time.Second,
+
+		RateLimits:            "default",
+		RateLimitRedisFailure: "open",
+		RateLimitRedisPrefix:  "basalt:",
+		TrustedProxyHeader:    api.HeaderXForwardedFor,
 	}
 }
 
@@ -123,6 +140,7 @@ type option struct {
 	name   string
 	usage  string
 	secret bool // read from BASALT_<NAME>_FILE too; redacted in dumps
+	repeat bool // the flag may be given many times; the values join with ";"
 	set    func(c *Config, v string) error
 	get    func(c *Config) string
 }
@@ -187,6 +205,16 @@ var options = []option{
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
+	{name: "rate-limit", repeat: true, usage: "rate-limit policies, such as name=api,by=ip,class=all,limit=600/1m,burst=100 (docs/operations.md); repeat the flag or separate them with ';'; default is the built-in sign-in and sign-up limits, none is no limit",
+		set: func(c *Config, v string) error { c.RateLimits = v; return nil }, get: func(c *Config) string { return c.RateLimits }},
+	{name: "rate-limit-redis-failure", usage: "while Redis (--redis) does not answer: open lets requests through uncounted, closed refuses them with 503",
+		set: func(c *Config, v string) error { c.RateLimitRedisFailure = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.RateLimitRedisFailure }},
+	{name: "rate-limit-redis-prefix", usage: "prefix of the rate-limit counters' keys in Redis, for deployments that share one",
+		set: func(c *Config, v string) error { c.RateLimitRedisPrefix = v; return nil }, get: func(c *Config) string { return c.RateLimitRedisPrefix }},
+	{name: "trusted-proxies", usage: "comma-separated addresses or CIDR prefixes of the proxies whose forwarding header names the client (for rate limits, the audit trail); empty: the peer is the client",
+		set: func(c *Config, v string) error { c.TrustedProxies = v; return nil }, get: func(c *Config) string { return c.TrustedProxies }},
+	{name: "trusted-proxy-header", usage: "the header the trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239)",
+		set: func(c *Config, v string) error { c.TrustedProxyHeader = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.TrustedProxyHeader }},
 	{name: "quota-requests-day", usage: "requests a tenant may make per UTC day, unless the operator set its own quota; 0 is unlimited",
 		set: setInt64(func(c *Config) *int64 { return &c.QuotaRequestsDay }), get: func(c *Config) string { return strconv.FormatInt(c.QuotaRequestsDay, 10) }},
 	{name: "quota-requests-month", usage: "requests a tenant may make per UTC month, unless the operator set its own quota; 0 is unlimited",
@@ -213,6 +241,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	values := map[string]*string{}
 	for _, o := range options {
 		if only != nil && !only[o.name] {
+			continue
+		}
+		if o.repeat {
+			r := &repeated{v: o.get(&cfg)}
+			fs.Var(r, o.name, o.usage+" ("+envName(o.name)+")")
+			values[o.name] = &r.v
 			continue
 		}
 		values[o.name] = fs.String(o.name, o.get(&cfg), o.usage+" ("+envName(o.name)+")")
@@ -242,6 +276,29 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	return cfg, fs.Args(), cfg.Validate()
+}
+
+// repeated is the value of a flag that may be given many times: the
+// first replaces the default, later ones join it with ";".
+type repeated struct {
+	v   string
+	set bool
+}
+
+func (r *repeated) String() string {
+	if r == nil {
+		return ""
+	}
+	return r.v
+}
+
+func (r *repeated) Set(s string) error {
+	if r.set {
+		r.v += ";" + s
+	} else {
+		r.v, r.set = s, true
+	}
+	return nil
 }
 
 // fromEnv reads an option's variable; a secret may instead name a file
@@ -329,6 +386,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--realtime-max-per-tenant: must be 0 (unlimited) or more"))
 	}
 	errs = append(errs, c.validateQuotas()...)
+	errs = append(errs, c.validateRateLimits()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -57,6 +57,7 @@ func Config(t testing.TB, d Driver) app.Config {
 	cfg := app.DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.LogRequests = false
+	cfg.RateLimits = "none" // the suites sign up many users from one address; rate-limit tests set their own
 	if d == Postgres {
 		url := testdb.PostgresURL(t)
 		// An ordinary role, as production should use: row-level

@@ -50,7 +50,8 @@ func Options(url string, timeout time.Duration) (*goredis.Options, error) {
 		return nil, err
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
-	o.MaxRetries = -1 // no retries: the breaker decides when to try again
+	o.MaxRetries = -1   // no retries: the breaker decides when to try again
+	o.DialerRetries = 1 // one attempt per dial, for the same reason
 	o.ContextTimeoutEnabled = true
 	return o, nil
 }
