@@ -28,6 +28,7 @@ const (
 	CodeInternal             Code = "internal"               // 500: a fault of ours; the cause is logged, never sent
 	CodeUnavailable          Code = "unavailable"            // 503
 	CodeTimeout              Code = "timeout"                // 504
+	CodeOverloaded           Code = "overloaded"             // 503: too much work at once; retry after Retry-After
 )
 
 // Error is an error a client can act on. Message is safe to show and says

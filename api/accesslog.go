@@ -27,7 +27,10 @@ var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 
 func (a *accessLog) write(r *http.Request, info *reqInfo, status int, bytes int64, elapsed time.Duration) {
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case info.code == basalt.CodeOverloaded:
+		level = slog.LevelWarn // shed on purpose, by the thousand when it happens: not a fault to page on
+	case status >= 500:
 		level = slog.LevelError
 	}
 	if !a.log.Enabled(r.Context(), level) {

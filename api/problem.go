@@ -27,6 +27,7 @@ var statusByCode = map[basalt.Code]int{
 	basalt.CodeInternal:             http.StatusInternalServerError,
 	basalt.CodeUnavailable:          http.StatusServiceUnavailable,
 	basalt.CodeTimeout:              http.StatusGatewayTimeout,
+	basalt.CodeOverloaded:           http.StatusServiceUnavailable,
 }
 
 // titleByCode is the short, constant title of each code.
@@ -48,6 +49,7 @@ var titleByCode = map[basalt.Code]string{
 	basalt.CodeInternal:             "Internal error",
 	basalt.CodeUnavailable:          "Service unavailable",
 	basalt.CodeTimeout:              "Timeout",
+	basalt.CodeOverloaded:           "Overloaded",
 }
 
 // ProblemTypeBase prefixes each problem's type URI; the code completes it.

@@ -37,6 +37,8 @@ type Config struct {
 	LogRequests bool
 	// Realtime bounds the realtime streams.
 	Realtime RealtimeConfig
+	// Shed limits the requests worked on at once (load shedding).
+	Shed ShedConfig
 	// TrustedProxies are the proxies whose forwarding header (ProxyHeader:
 	// HeaderXForwardedFor, the default, or HeaderForwarded) names the
 	// client; none: the peer is the client.
@@ -98,6 +100,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	h = withTimeout(cfg.RequestTimeout, h)
 	h = limitBody(cfg.BodyLimit, h)
 	h = compress(h)
+	h = newShedder(cfg.Shed, d.Registry).wrap(h)
 	h = streamsApart(s.mux, h)
 	h = withCORS(cfg.CORSOrigins, h)
 	h = secureHeaders(h)

@@ -46,6 +46,15 @@ type Config struct {
 	LogRequests  bool          // one log line per request
 	Pprof        string        // address of the Go profiler (net/http/pprof); "" is off
 
+	// Load shedding (api.ShedConfig): an adaptive limit on the requests
+	// worked on at once, its bounds and start, and the queue in front of it.
+	Shed             bool
+	ShedMinLimit     int
+	ShedInitialLimit int
+	ShedMaxLimit     int
+	ShedQueue        float64
+	ShedQueueWait    time.Duration
+
 	SecretKey    string        // base64 of 32 bytes: encrypts stored secrets
 	PublicURL    string        // where clients reach the server, for mailed links
 	SMTPURL      string        // smtp://user:pass@host:587 for mail; "" sends none
@@ -117,6 +126,12 @@ func DefaultConfig() Config {
 		SessionTTL:        30 * 24 * time.Hour,
 		SMTPFrom:          "basalt@localhost",
 		LogRequests:       true,
+		Shed:              true,
+		ShedMinLimit:      4,
+		ShedInitialLimit:  64,
+		ShedMaxLimit:      1000,
+		ShedQueue:         1,
+		ShedQueueWait:     50 * time.Millisecond,
 
 		RealtimeHeartbeat:        15 * time.Second,
 		RealtimeBuffer:           1024,
@@ -205,6 +220,18 @@ var options = []option{
 	{name: "log-level", usage: "log level: debug, info, warn or error", set: func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }, get: func(c *Config) string { return c.LogLevel }},
 	{name: "pprof", usage: "address to serve the Go profiler (net/http/pprof) on, such as 127.0.0.1:6060; empty is off", set: func(c *Config, v string) error { c.Pprof = v; return nil }, get: func(c *Config) string { return c.Pprof }},
 	{name: "log-requests", usage: "log one line per request", set: setBool(func(c *Config) *bool { return &c.LogRequests }), get: func(c *Config) string { return strconv.FormatBool(c.LogRequests) }},
+	{name: "shed", usage: "load shedding: an adaptive limit on the requests worked on at once, which follows their latency; requests over it wait in a short queue or get 503 overloaded at once",
+		set: setBool(func(c *Config) *bool { return &c.Shed }), get: func(c *Config) string { return strconv.FormatBool(c.Shed) }},
+	{name: "shed-min-limit", usage: "the least the load-shedding limit falls to when latency rises",
+		set: setInt(func(c *Config) *int { return &c.ShedMinLimit }), get: func(c *Config) string { return strconv.Itoa(c.ShedMinLimit) }},
+	{name: "shed-initial-limit", usage: "the load-shedding limit at start, and the least that a lack of traffic brings it to (room for a burst after a quiet spell)",
+		set: setInt(func(c *Config) *int { return &c.ShedInitialLimit }), get: func(c *Config) string { return strconv.Itoa(c.ShedInitialLimit) }},
+	{name: "shed-max-limit", usage: "the most the load-shedding limit rises to",
+		set: setInt(func(c *Config) *int { return &c.ShedMaxLimit }), get: func(c *Config) string { return strconv.Itoa(c.ShedMaxLimit) }},
+	{name: "shed-queue", usage: "requests that may wait for the load-shedding limit, as a multiple of it; more are refused with a rising probability, all at twice that; 0 refuses at once",
+		set: setFloat(func(c *Config) *float64 { return &c.ShedQueue }), get: func(c *Config) string { return strconv.FormatFloat(c.ShedQueue, 'g', -1, 64) }},
+	{name: "shed-queue-wait", usage: "the longest a request waits for the load-shedding limit before it gets 503 overloaded",
+		set: setDuration(func(c *Config) *time.Duration { return &c.ShedQueueWait }), get: func(c *Config) string { return c.ShedQueueWait.String() }},
 	{name: "rate-limit", repeat: true, usage: "rate-limit policies, such as name=api,by=ip,class=all,limit=600/1m,burst=100 (docs/operations.md); repeat the flag or separate them with ';'; default is the built-in sign-in and sign-up limits, none is no limit",
 		set: func(c *Config, v string) error { c.RateLimits = v; return nil }, get: func(c *Config) string { return c.RateLimits }},
 	{name: "rate-limit-redis-failure", usage: "while Redis (--redis) does not answer: open lets requests through uncounted, closed refuses them with 503",
@@ -387,6 +414,12 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateQuotas()...)
 	errs = append(errs, c.validateRateLimits()...)
+	if c.ShedMinLimit < 1 || c.ShedInitialLimit < c.ShedMinLimit || c.ShedMaxLimit < c.ShedInitialLimit {
+		errs = append(errs, errors.New("--shed-min-limit, --shed-initial-limit, --shed-max-limit: need 1 <= min <= initial <= max"))
+	}
+	if c.ShedQueue < 0 || c.ShedQueueWait < 0 {
+		errs = append(errs, errors.New("--shed-queue, --shed-queue-wait: must be 0 (no queue) or more"))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -467,6 +500,17 @@ func setInt(field func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+func setFloat(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*field(c) = f
 		return nil
 	}
 }

@@ -1,0 +1,120 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"basalt.dev/basalt"
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ShedConfig configures load shedding: an adaptive limit on the requests
+// the handlers work on at once. The limit follows the handlers' latency
+// (failsafe-go's adaptivelimiter, a gradient limiter in the manner of TCP
+// Vegas): while recent latency stays near its long-run baseline the limit
+// rises, and when latency climbs because the server is saturated it
+// falls. A request over the limit waits in a short queue or is answered
+// 503 overloaded at once, so that admitted requests keep their normal
+// latency instead of every request slowing down together.
+//
+// The zero value sheds nothing.
+type ShedConfig struct {
+	Enabled bool
+	// MinLimit and MaxLimit bound the limit. InitialLimit is where it
+	// starts, and also the least that a lack of traffic brings it to:
+	// the limit tracks a multiple of the requests in flight, and without
+	// this floor a quiet spell would leave no room for the next burst.
+	// Only rising latency takes it lower, down to MinLimit.
+	MinLimit, InitialLimit, MaxLimit int
+	// Queue is how many requests may wait for a permit when the limit is
+	// reached, as a multiple of the limit: beyond Queue times the limit
+	// waiting, arrivals are refused with a rising probability, and all
+	// are at twice that. 0 refuses at once, without a queue.
+	Queue float64
+	// QueueWait is the longest a request waits in the queue before it is
+	// refused.
+	QueueWait time.Duration
+	// Window is the least time between two changes of the limit, each
+	// judged over the requests finished meanwhile (and at least
+	// WindowSamples of them). Zero: the library's defaults, 1 s and 50.
+	Window        time.Duration
+	WindowSamples uint
+}
+
+// retryAfterShed is the Retry-After of a shed request: long enough for
+// the limit to be judged again, short enough that clients come back soon.
+const retryAfterShed = "1"
+
+// shedder admits requests under the adaptive limit.
+type shedder struct {
+	limiter  adaptivelimiter.AdaptiveLimiter[any]
+	wait     time.Duration
+	rejected prometheus.Counter
+}
+
+// newShedder returns nil when shedding is off.
+func newShedder(cfg ShedConfig, reg prometheus.Registerer) *shedder {
+	if !cfg.Enabled {
+		return nil
+	}
+	lo := max(cfg.MinLimit, 1)
+	hi := max(cfg.MaxLimit, lo)
+	floor := min(max(cfg.InitialLimit, lo), hi)
+	b := adaptivelimiter.NewBuilder[any]().
+		WithLimits(uint(lo), uint(hi), uint(floor)).
+		// The library's default headroom (5 times the requests in
+		// flight), but never below the initial limit: see ShedConfig.
+		WithMaxLimitFunc(func(inflight int) float64 { return max(float64(floor), 5*float64(inflight)) })
+	if cfg.Window > 0 {
+		b = b.WithRecentWindow(cfg.Window, max(cfg.Window, 30*time.Second), max(cfg.WindowSamples, 1))
+	}
+	if cfg.Queue > 0 {
+		b = b.WithQueueing(max(cfg.Queue, 1), 2*max(cfg.Queue, 1)).WithMaxWaitTime(cfg.QueueWait)
+	}
+	s := &shedder{limiter: b.Build(), wait: cfg.QueueWait}
+	if cfg.Queue <= 0 {
+		s.wait = 0
+	}
+	s.rejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "basalt_shed_rejected_total",
+		Help: "Requests answered 503 overloaded because the concurrency limit was reached.",
+	})
+	reg.MustRegister(s.rejected,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_limit", Help: "The adaptive limit on requests worked on at once."},
+			func() float64 { return float64(s.limiter.Limit()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_inflight", Help: "Requests holding a permit of the concurrency limit."},
+			func() float64 { return float64(s.limiter.Inflight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_queued", Help: "Requests waiting for a permit of the concurrency limit."},
+			func() float64 { return float64(s.limiter.Queued()) }))
+	return s
+}
+
+// wrap admits each request to next under the limit and answers the rest
+// 503 overloaded. Probes and metrics are never shed: a load balancer
+// must see an overloaded server as alive and ready (it is serving), and
+// an operator must see its metrics. Realtime streams do not come here
+// (streamsApart): they live for hours and would hold a permit throughout.
+func (s *shedder) wrap(next http.Handler) http.Handler {
+	if s == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		permit, err := s.limiter.AcquirePermitWithMaxWait(r.Context(), s.wait)
+		if err != nil {
+			s.rejected.Inc()
+			w.Header().Set("Retry-After", retryAfterShed)
+			writeProblem(w, r, errOverloaded)
+			return
+		}
+		defer permit.Record()
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errOverloaded = basalt.Errorf(basalt.CodeOverloaded, "The server is overloaded; retry after the time in Retry-After.")
