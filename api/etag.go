@@ -39,7 +39,7 @@ func parseETag(tag string) (*store.Version, bool) {
 	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
 		return nil, false
 	}
-	tag = strings.TrimSuffix(tag[1:len(tag)-1], compressETagSuffix)
+	tag = uncompressedTag(tag[1 : len(tag)-1])
 	v, u, ok := strings.Cut(tag, "-")
 	if !ok {
 		return nil, false
@@ -64,11 +64,21 @@ func noneMatch(header, tag string) bool {
 		if t == "*" {
 			return true
 		}
-		if strings.TrimSuffix(strings.Trim(t, `"`), compressETagSuffix) == want {
+		if uncompressedTag(strings.Trim(t, `"`)) == want {
 			return true
 		}
 	}
 	return false
+}
+
+// uncompressedTag returns the opaque part of an ETag without the suffix
+// that compression adds to it: compressETagSuffix, then "-gzip" or
+// "-zstd" from gzhttp.
+func uncompressedTag(tag string) string {
+	if i := strings.Index(tag, compressETagSuffix); i >= 0 {
+		return tag[:i]
+	}
+	return tag
 }
 
 // ifMatch turns an If-Match header into the precondition of a write: nil

@@ -173,10 +173,11 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 }
 
 // compressETagSuffix marks the ETag of a compressed response, which is a
-// different representation (RFC 9110 8.8.3); conditionals strip it.
+// different representation (RFC 9110 8.8.3); gzhttp follows it with
+// "-gzip" or "-zstd", and conditionals strip all three.
 //
-// "~gz" cannot end an ETag of ours, whose characters are digits, letters
-// and "-".
+// "~" cannot appear in an ETag of ours, whose characters are digits,
+// letters and "-".
 const compressETagSuffix = "~gz"
 
 // compress negotiates gzip or zstd for responses of 1 KiB and more, at

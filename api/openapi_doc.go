@@ -343,7 +343,7 @@ func oaCollectionRecordAPI(c *basalt.Collection, n string) oaRecordAPI {
 func oaRecordPaths(a oaRecordAPI) oaMap {
 	list := oaMap{
 		"get": oaOp{id: a.ops[0], summary: "List records of " + a.noun, tag: a.tag, anonymous: true,
-			params: []string{"Filter", "Sort", "Limit", "Cursor", "Fields"}, errs: []int{400, 404},
+			params: []string{"Filter", "Sort", "Limit", "Cursor", "Fields", "Count"}, errs: []int{400, 404},
 			ok: oaMap{"200": oaJSONResponse("One page of records.", a.page)}}.build(),
 		"post": oaOp{id: a.ops[1], summary: "Create a record in " + a.noun, tag: a.tag, body: a.input, anonymous: true,
 			errs: []int{400, 404, 409, 413, 415},
@@ -407,6 +407,8 @@ func oaParameters() oaMap {
 		"Cursor": query("cursor", "The next_cursor of the previous page.", oaType("string")),
 		"Fields": oaMap{"example": "id,title", "name": "fields", "in": "query", "schema": oaType("string"),
 			"description": "Comma-separated fields to return; the others are left out of each record."},
+		"Count": query("count", "true adds total to the page: how many records match the filter and the access rules, on all pages together. "+
+			"Without it no count is made, which costs a pass over every match.", oaMap{"type": "boolean", "default": false}),
 		"IfNoneMatch": header("If-None-Match", "ETags the client has; a match answers 304 without a body."),
 		"IfMatch":     header("If-Match", "The ETag the client last read; the write fails with 412 if the record has changed since."),
 		"Subscribe": oaMap{"example": "posts,comments/01j9z3k4m5n6p7q8r9s0t1v2w3", "name": "subscribe", "in": "query", "schema": oaType("string"),
@@ -463,7 +465,7 @@ func oaProblems() []oaProblem {
 		{422, "Unprocessable", "The request is well-formed but cannot be carried out."},
 		{429, "TooManyRequests", "Too many attempts, such as failed sign-ins: wait the seconds of Retry-After."},
 		{500, "InternalError", "A fault of the server; the problem's request_id finds it in the log."},
-		{503, "Unavailable", "The server cannot serve requests now."},
+		{503, "Unavailable", "The server cannot serve requests now: it is not ready, shutting down, or overloaded (code overloaded, with Retry-After)."},
 	}
 }
 
@@ -482,12 +484,13 @@ func oaResponses() oaMap {
 	problem := func(desc string) oaMap {
 		return oaMap{"description": desc, "content": oaContent("application/problem+json", oaSchemaRef("Problem"))}
 	}
-	out := oaMap{"Error": problem("Any other problem, such as 405, 406 or 504.")}
+	out := oaMap{"Error": problem("Any other problem, such as 405, 406 or 504, or 503 overloaded with Retry-After when the server sheds load.")}
 	for _, p := range oaProblems() {
 		out[p.name] = problem(p.desc)
 	}
 	out["Unauthorized"].(oaMap)["headers"] = oaMap{"WWW-Authenticate": oaRef("headers", "WWW-Authenticate")}
 	out["TooManyRequests"].(oaMap)["headers"] = oaMap{"Retry-After": oaRef("headers", "Retry-After")}
+	out["Unavailable"].(oaMap)["headers"] = oaMap{"Retry-After": oaRef("headers", "Retry-After")}
 	return out
 }
 
@@ -585,6 +588,7 @@ func oaPage(record string) oaMap {
 	return oaObject(oaMap{
 		"items":       oaArray(oaSchemaRef(record)),
 		"next_cursor": oaDesc(oaNullable(oaType("string")), "Pass as cursor for the next page; null on the last page."),
+		"total":       oaDesc(oaMap{"type": "integer", "format": "int64", "minimum": 0}, "With count=true: how many records match the filter and the access rules, on all pages together."),
 	}, "items", "next_cursor")
 }
 

@@ -89,7 +89,7 @@ func handleRecordDelete(svc *records.Service) http.Handler {
 
 func handleRecordList(svc *records.Service) http.Handler {
 	return errorHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := onlyParams(r, "filter", "sort", "limit", "cursor", "fields"); err != nil {
+		if err := onlyParams(r, "filter", "sort", "limit", "cursor", "fields", "count"); err != nil {
 			return err
 		}
 		ctx, err := readContext(r)
@@ -99,29 +99,12 @@ func handleRecordList(svc *records.Service) http.Handler {
 		q := r.URL.Query()
 		page, err := svc.List(ctx, r.PathValue("name"), records.ListParams{
 			Filter: q.Get("filter"), Sort: q.Get("sort"), Limit: q.Get("limit"),
-			Cursor: q.Get("cursor"), Fields: q.Get("fields"),
+			Cursor: q.Get("cursor"), Fields: q.Get("fields"), Count: q.Get("count"),
 		})
 		if err != nil {
 			return err
 		}
-		buf := getBuf()
-		defer putBuf(buf)
-		b := append(*buf, `{"items":[`...)
-		for i, rec := range page.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = basalt.AppendRecordJSON(b, page.Collection, rec, page.Fields)
-		}
-		b = append(b, `],"next_cursor":`...)
-		if page.NextCursor == "" {
-			b = append(b, "null"...)
-		} else {
-			b = basalt.AppendJSONString(b, page.NextCursor)
-		}
-		b = append(b, "}\n"...)
-		*buf = b
-		writeRaw(w, http.StatusOK, b)
+		writePage(w, page)
 		return nil
 	})
 }

@@ -171,6 +171,7 @@ type ListParams struct {
 	Limit  string
 	Cursor string
 	Fields string
+	Count  string // "true" counts every match into Page.Total
 }
 
 // Page is one page of a list.
@@ -179,6 +180,9 @@ type Page struct {
 	Items      []*basalt.Record
 	NextCursor string          // "" on the last page
 	Fields     map[string]bool // nil for all fields
+	// Total, when counted, is how many records match the filter and the
+	// list rule, on every page together.
+	Total *int64
 }
 
 // List returns one page of records.
@@ -216,6 +220,10 @@ func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, 
 		return nil, err
 	}
 	fields = a.visible(c, fields)
+	count, err := parseCount(lp.Count)
+	if err != nil {
+		return nil, err
+	}
 	limit := p.Limit
 	p.Limit++ // one more tells whether there is a next page
 	items, err := s.store.RecordList(ctx, p)
@@ -227,7 +235,27 @@ func (s *Service) List(ctx context.Context, coll string, lp ListParams) (*Page, 
 		page.Items = items[:limit]
 		page.NextCursor = encodeCursor(c, p.Sort, page.Items[limit-1])
 	}
+	if count {
+		n, err := s.store.RecordCount(ctx, &store.RecordCountParams{TenantID: a.tenant, Collection: c, Filter: p.Filter})
+		if err != nil {
+			return nil, err
+		}
+		page.Total = &n
+	}
 	return page, nil
+}
+
+// parseCount reads the count parameter: a count costs a query over every
+// match, so it runs only when asked for.
+func parseCount(s string) (bool, error) {
+	switch s {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, basalt.Invalid("Invalid count.", basalt.FieldError{Field: "count", Code: "invalid",
+		Message: "count must be true or false"})
 }
 
 func parseLimit(s string) (int, error) {

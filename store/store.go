@@ -64,6 +64,8 @@ type Store interface {
 	// RecordList returns up to p.Limit records matching p.Filter in p.Sort
 	// order, after the keyset position p.After.
 	RecordList(ctx context.Context, p *RecordListParams) ([]*basalt.Record, error)
+	// RecordCount returns how many records match p.Filter.
+	RecordCount(ctx context.Context, p *RecordCountParams) (int64, error)
 
 	// EventList returns events after p.After in position order. It returns
 	// only settled events: once a position has been returned, no event
@@ -180,6 +182,14 @@ type RecordListParams struct {
 	// values of the Sort fields of the last record seen, then its id.
 	After []any
 	Limit int
+}
+
+// RecordCountParams selects the records to count.
+type RecordCountParams struct {
+	TenantID   string
+	Collection *basalt.Collection
+	// Filter, if not nil, is a bound, checked filter expression.
+	Filter filter.Expr
 }
 
 // EventListParams selects events to read.

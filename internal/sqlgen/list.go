@@ -44,15 +44,36 @@ func (q *Records) ByIDs(tenant string, ids []string) Stmt {
 	}
 }
 
-func (q *Records) list(p *store.RecordListParams, cols string) (Stmt, error) {
+// Count returns the statement that counts the records of p's tenant that
+// match p.Filter.
+func (q *Records) Count(p *store.RecordCountParams) (Stmt, error) {
 	a := filter.Args{Dialect: q.d}
-	where := []string{"tenant_id = " + a.Add(p.TenantID)}
-	if p.Filter != nil {
-		cond, err := filter.Compile(p.Filter, q.c, &a)
+	where, err := q.matching(&a, p.TenantID, p.Filter)
+	if err != nil {
+		return Stmt{}, err
+	}
+	return Stmt{SQL: fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", q.table, strings.Join(where, " AND ")), Args: a.Values}, nil
+}
+
+// matching returns the conditions of a tenant's records that match f
+// (nil for all).
+func (q *Records) matching(a *filter.Args, tenant string, f filter.Expr) ([]string, error) {
+	where := []string{"tenant_id = " + a.Add(tenant)}
+	if f != nil {
+		cond, err := filter.Compile(f, q.c, a)
 		if err != nil {
-			return Stmt{}, err
+			return nil, err
 		}
 		where = append(where, cond)
+	}
+	return where, nil
+}
+
+func (q *Records) list(p *store.RecordListParams, cols string) (Stmt, error) {
+	a := filter.Args{Dialect: q.d}
+	where, err := q.matching(&a, p.TenantID, p.Filter)
+	if err != nil {
+		return Stmt{}, err
 	}
 	keys := store.SortKeys(p.Sort)
 	if p.After != nil {

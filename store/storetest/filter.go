@@ -51,6 +51,10 @@ func testFilterDifferential(t *testing.T, s store.Store) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("filter %q:\n SQL  selects %v\n Eval selects %v", src, got, want)
 		}
+		n, err := s.RecordCount(context.Background(), &store.RecordCountParams{TenantID: basalt.DefaultTenant, Collection: c, Filter: e})
+		if err != nil || n != int64(len(want)) {
+			t.Fatalf("RecordCount(%q) = %d, %v; want %d, as Eval selects", src, n, err, len(want))
+		}
 	}
 }
 

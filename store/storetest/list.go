@@ -44,6 +44,10 @@ func testList(t *testing.T, newDB func(t *testing.T) Opener) {
 		t.Parallel()
 		testFilterDifferential(t, open(t, newDB))
 	})
+	t.Run("Count", func(t *testing.T) {
+		t.Parallel()
+		testCount(t, open(t, newDB))
+	})
 }
 
 // seed inserts n records with varied values, many of them null, and
