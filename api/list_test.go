@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,19 +89,9 @@ func TestListStreams(t *testing.T) {
 		s.Admin(t, "POST", "/api/collections/posts/records", map[string]any{"title": fmt.Sprint(long, i), "views": i}, 201)
 	}
 	get := func(limit int) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/collections/posts/records?sort=views&count=true&limit=%d", s.URL, limit), nil)
-		req.Header.Set("Authorization", "Bearer "+s.AdminKey)
-		req.Header.Set("Accept-Encoding", "identity")
-		resp, err := s.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, body
+		r := s.Do(t, apitest.Request{Method: "GET", Path: fmt.Sprintf("/api/collections/posts/records?sort=views&count=true&limit=%d", limit),
+			Key: s.AdminKey, Header: map[string]string{"Accept-Encoding": "identity"}})
+		return r.Response, r.Body
 	}
 	resp, body := get(151)
 	if resp.StatusCode != 200 || resp.ContentLength != -1 || len(body) < 64<<10 {
@@ -141,22 +132,10 @@ func TestCompressionNegotiation(t *testing.T) {
 	}
 	big := s.Admin(t, "POST", "/api/collections/posts/records", map[string]any{"title": strings.Repeat("a larger record ", 100)}, 201)
 	get := func(path, accept string, header map[string]string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", s.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+s.AdminKey)
-		req.Header.Set("Accept-Encoding", accept)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := s.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, decode(t, resp.Header.Get("Content-Encoding"), body)
+		h := map[string]string{"Accept-Encoding": accept}
+		maps.Copy(h, header)
+		r := s.Do(t, apitest.Request{Method: "GET", Path: path, Key: s.AdminKey, Header: h})
+		return r.Response, decode(t, r.Header.Get("Content-Encoding"), r.Body)
 	}
 	for _, tc := range []struct{ accept, want string }{
 		{"zstd", "zstd"},
