@@ -92,26 +92,20 @@ func routeClass(pattern string) (ratelimit.Class, bool) {
 	return ratelimit.ClassWrite, true
 }
 
-// rateLimited applies the policies that cover the route of pattern
-// before h. A realtime stream is one request, counted as it opens.
-func (s *Server) rateLimited(pattern string, h http.Handler) http.Handler {
-	class, ok := routeClass(pattern)
-	if s.limits == nil || !ok {
-		return h
+// rateLimit applies the policies of a route's class to the request. It
+// returns the request to go on with, or nil once it has written the
+// refusal. A realtime stream is one request, counted as it opens.
+func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, class ratelimit.Class) *http.Request {
+	ps := s.limits.lim.Policies().For(class)
+	if len(ps) == 0 {
+		return r
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ps := s.limits.lim.Policies().For(class)
-		if len(ps) == 0 {
-			h.ServeHTTP(w, r)
-			return
-		}
-		r, err := s.limit(w, r, ps)
-		if err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	r, err := s.limit(w, r, ps)
+	if err != nil {
+		writeProblem(w, r, err)
+		return nil
+	}
+	return r
 }
 
 // limit counts the request under each policy that has a key for it and
