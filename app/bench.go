@@ -12,8 +12,9 @@ import (
 )
 
 // runBench runs "basalt bench", the load tool, "basalt bench ceiling",
-// the bare baseline server it measures against, or "basalt bench
-// realtime", its realtime scenarios.
+// the bare baseline server it measures against, "basalt bench
+// realtime", its realtime scenarios, or "basalt bench overload", load
+// shedding under more requests than the server can serve.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "ceiling" {
 		cfg, _, err := parseConfig("bench ceiling", args[1:], getenv, stderr, map[string]bool{"data": true, "http": true, "pprof": true})
@@ -29,6 +30,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if len(args) > 0 && args[0] == "realtime" {
 		return runBenchRealtime(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "overload" {
+		return runBenchOverload(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("basalt bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -96,6 +100,34 @@ func runBenchRealtime(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	temporary := o.Data == ""
 	rep, err := bench.RunRealtime(ctx, o)
+	if rep != nil {
+		o = rep.Options
+	}
+	return benchReport(temporary, o.Data, err, func() { rep.Print(stdout) })
+}
+
+// runBenchOverload runs "basalt bench overload".
+func runBenchOverload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("basalt bench overload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.OverloadOptions{Options: bench.Options{Log: stderr}}
+	fs.IntVar(&o.Records, "records", 10000, "records to seed")
+	fs.IntVar(&o.Concurrency, "concurrency", 16, "requests in flight while the capacity is measured")
+	fs.Float64Var(&o.Unloaded, "unloaded", 0.25, "offered rate of the unloaded phases, as a share of the capacity")
+	fs.Float64Var(&o.Factor, "factor", 3, "offered rate of the overload phase, as a multiple of the capacity")
+	fs.IntVar(&o.ServerProcs, "server-procs", 1, "GOMAXPROCS of the server (0: all processors), leaving the load tool the rest to offer several times what the server serves")
+	fs.StringVar(&o.DB, "db", "", "PostgreSQL URL of an empty database to run on (default: SQLite in --data); BASALT_SECRET_KEY is made if unset")
+	only := benchFlags(fs, &o.Options, "directory to save a CPU profile of the server in each phase",
+		"comma-separated servers to run: \"shedding off\", \"shedding on\" (or a part: off, on)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Only = splitList(*only)
+	if o.Records < 1 || o.Concurrency < 1 || o.Duration <= 0 || o.Unloaded <= 0 || o.Factor <= 0 || o.ServerProcs < 0 {
+		return fmt.Errorf("bench overload: --records, --concurrency, --duration, --unloaded and --factor must be positive")
+	}
+	temporary := o.Data == ""
+	rep, err := bench.RunOverload(ctx, o)
 	if rep != nil {
 		o = rep.Options
 	}

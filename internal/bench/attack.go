@@ -25,12 +25,7 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 	auth := http.Header{"Authorization": {"Bearer " + key}}
 	jsonAuth := http.Header{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}
 	var n atomic.Int64
-	get := func(url string, h http.Header) vegeta.Targeter {
-		return func(t *vegeta.Target) error {
-			t.Method, t.URL, t.Header = "GET", url+ids[rand.IntN(len(ids))], h
-			return nil
-		}
-	}
+	get := func(url string, h http.Header) vegeta.Targeter { return byID(url, h, ids) }
 	return []scenario{
 		{"ceiling: bare net/http GET by id", get(ceiling+"/records/", nil), true},
 		{"GET by id", get(base+"/api/collections/posts/records/", auth), false},
@@ -58,19 +53,31 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 	}
 }
 
-// attack runs a scenario at fixed concurrency: as many workers as
-// Concurrency, each sending its next request when the last one answered.
-func attack(sc scenario, o Options, p *process) Result {
-	run := func(d time.Duration) *vegeta.Metrics {
-		a := vegeta.NewAttacker(vegeta.Workers(uint64(o.Concurrency)), vegeta.MaxWorkers(uint64(o.Concurrency)),
-			vegeta.Connections(o.Concurrency), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
-		var m vegeta.Metrics
-		for res := range a.Attack(sc.target, vegeta.Rate{}, d, sc.name) {
-			m.Add(res)
-		}
-		m.Close()
-		return &m
+// byID reads a random one of ids from url, the collection's records path.
+func byID(url string, h http.Header, ids []string) vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		t.Method, t.URL, t.Header = "GET", url+ids[rand.IntN(len(ids))], h
+		return nil
 	}
+}
+
+// closedLoop makes requests at fixed concurrency for d: as many workers
+// as concurrency, each sending its next request when the last one
+// answered.
+func closedLoop(tr vegeta.Targeter, name string, concurrency int, d time.Duration) *vegeta.Metrics {
+	a := vegeta.NewAttacker(vegeta.Workers(uint64(concurrency)), vegeta.MaxWorkers(uint64(concurrency)),
+		vegeta.Connections(concurrency), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+	var m vegeta.Metrics
+	for res := range a.Attack(tr, vegeta.Rate{}, d, name) {
+		m.Add(res)
+	}
+	m.Close()
+	return &m
+}
+
+// attack runs a scenario at fixed concurrency.
+func attack(sc scenario, o Options, p *process) Result {
+	run := func(d time.Duration) *vegeta.Metrics { return closedLoop(sc.target, sc.name, o.Concurrency, d) }
 	run(o.Warmup)
 	pid := p.cmd.Process.Pid
 	cpu0 := cpuTime(pid)

@@ -67,23 +67,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	key, err := o.command(ctx, "keys", "create", "--name", "bench", "--role", "admin")
-	if err != nil {
-		return nil, err
+	if o.DB != "" {
+		return nil, errors.New("bench: the ceiling reads the SQLite file; run the bench on SQLite")
 	}
-	key = strings.TrimSpace(key)
-	srv, err := o.start(ctx, "serve")
-	if err != nil {
-		return nil, err
-	}
-	ids, err := seed(ctx, srv.url, key, o)
-	srv.stop()
+	key, ids, err := o.seeded(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// A fresh server, holding every record, idle: the memory a deployment
 	// starts with.
-	if srv, err = o.start(ctx, "serve"); err != nil {
+	srv, err := o.start(ctx, "serve")
+	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
@@ -127,10 +121,24 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.DB != "" {
-		return errors.New("bench: the ceiling reads the SQLite file; run the bench on SQLite")
-	}
 	return nil
+}
+
+// seeded makes an admin key and, through a server it then stops, the
+// posts collection with o.Records records: the store is ready for the
+// scenarios. It returns the key and the records' ids.
+func (o *Options) seeded(ctx context.Context) (key string, ids []string, err error) {
+	if key, err = o.command(ctx, "keys", "create", "--name", "bench", "--role", "admin"); err != nil {
+		return "", nil, err
+	}
+	key = strings.TrimSpace(key)
+	srv, err := o.start(ctx, "serve")
+	if err != nil {
+		return "", nil, err
+	}
+	defer srv.stop()
+	ids, err = seed(ctx, srv.url, key, *o)
+	return key, ids, err
 }
 
 func (o *Options) env() []string {
