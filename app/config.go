@@ -115,7 +115,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   15 * time.Second,
 		SQLiteSync:        "FULL",
 		CacheRecords:      20000,
-		CacheLists:        20000,
+		CacheLists:        50000,
 		CacheTTL:          5 * time.Minute,
 		DBMaxConns:        20,
 		NATSStream:        "BASALT",

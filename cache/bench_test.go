@@ -41,6 +41,9 @@ func BenchmarkRecordGet(b *testing.B) {
 	}{{"hit", cache.Options{Records: 20000, Single: true}}, {"uncached", cache.Options{}}} {
 		b.Run(o.name, func(b *testing.B) {
 			s, c, ids := benchStore(b, o.opts)
+			for _, id := range ids { // fill the cache
+				s.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.DefaultTenant, Collection: c, ID: id})
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := s.RecordGet(ctx, &store.RecordGetParams{TenantID: basalt.DefaultTenant, Collection: c, ID: ids[rand.IntN(len(ids))]}); err != nil {
@@ -64,6 +67,9 @@ func BenchmarkRecordList(b *testing.B) {
 			filters := make([]filter.Expr, 100)
 			for i := range filters {
 				filters[i], _ = filter.Parse(fmt.Sprint("n >= ", i*900))
+			}
+			for _, f := range filters { // fill the cache
+				s.RecordList(ctx, &store.RecordListParams{TenantID: basalt.DefaultTenant, Collection: c, Filter: f, Sort: sort, Limit: 21})
 			}
 			b.ReportAllocs()
 			for b.Loop() {
