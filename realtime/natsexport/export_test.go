@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	neturl "net/url"
 	"strconv"
 	"strings"
@@ -411,68 +409,6 @@ func testExportAfterCrash(t *testing.T, e *env) {
 	noDuplicates(t, x1, x2)
 }
 
-// proxy is a TCP proxy to NATS that the test can take down and bring up
-// on the same address.
-type proxy struct {
-	addr, to string
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    []net.Conn
-}
-
-func newProxy(t *testing.T, to string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{addr: ln.Addr().String(), to: to}
-	ln.Close() // down until up
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) up(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-}
-
-// down refuses new connections and cuts the open ones.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // countingHandler counts the warnings logged.
 type countingHandler struct {
 	slog.Handler
@@ -494,9 +430,10 @@ func (h *countingHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestExportThroughOutage(t *testing.T) { forEachDriver(t, testExportThroughOutage) }
 
 func testExportThroughOutage(t *testing.T, e *env) {
-	p := newProxy(t, hostOf(e.url))
+	p := testdb.NewProxy(t, hostOf(e.url))
+	p.Cut() // down until up
 	cfg := e.config("n1")
-	cfg.URL = "nats://" + p.addr
+	cfg.URL = "nats://" + p.Addr()
 	h := &countingHandler{Handler: slog.DiscardHandler}
 	cfg.Log = slog.New(h)
 	e.write(100)
@@ -505,7 +442,7 @@ func testExportThroughOutage(t *testing.T, e *env) {
 	if pos, _ := e.db.CursorGet(context.Background(), "nats:"+e.stream); pos != 0 || x.Position() != 0 {
 		t.Fatalf("with NATS unreachable, the cursor moved to %d (exporter at %d)", pos, x.Position())
 	}
-	p.up(t)
+	p.Restore()
 	e.waitExported(10 * time.Second)
 
 	// An outage in the middle of the export.
@@ -513,11 +450,11 @@ func testExportThroughOutage(t *testing.T, e *env) {
 	at := x.Position()
 	waitFor(t, 10*time.Second, "the export goes on", func() bool { return x.Position() > at+20 })
 	warned := h.warnings.Load()
-	p.down()
+	p.Cut()
 	waitFor(t, 10*time.Second, "the exporter notices the outage", func() bool { return h.warnings.Load() > warned })
 	stalled := x.Position()
 	e.write(50)
-	p.up(t)
+	p.Restore()
 	waitFor(t, 10*time.Second, "the export resumes", func() bool { return x.Position() > stalled+50 })
 	stopWriting()
 	e.waitExported(10 * time.Second)
