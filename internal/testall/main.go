@@ -23,8 +23,9 @@ import (
 )
 
 // racePackages hold the code that runs concurrently: the stores and
-// their group commit and event reader, the HTTP server and the app.
-var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...", "./records/...", "./realtime/...", "./ratelimit/..."}
+// their group commit and event reader, the HTTP server and the app, the
+// realtime hub, the rate limiter, the caches and the quota meter.
+var racePackages = []string{"./store/...", "./api/...", "./app/...", "./auth/...", "./records/...", "./realtime/...", "./ratelimit/...", "./cache/...", "./quota/..."}
 
 func main() {
 	ci := os.Getenv("CI") == "true"
