@@ -315,7 +315,7 @@ func (s *Server) openSSE(w http.ResponseWriter, r *http.Request) (*sseStream, er
 	out.grow()
 	out.buf = append(out.buf, "retry: 2000\n\n"...)
 	for _, j := range st.chans.joined {
-		out.joined(j.access.Name, st.chans.Key(), j.presence)
+		out.joined(j.access.Name, st.chans.Key(), j.presence, st.chans.present(j.access.Name))
 	}
 	if err := out.flush(); err != nil {
 		st.done = true

@@ -142,15 +142,9 @@ func (s *Server) handlePresenceList() http.Handler {
 		if err != nil {
 			return err
 		}
-		b := append(make([]byte, 0, 64+150*len(list)), `{"items":[`...)
-		for i := range list {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(realtime.AppendPresenceEntry(append(b, '{'), &list[i]), '}')
-		}
+		b := appendPresenceList(append(make([]byte, 0, 64+150*len(list)), `{"items":`...), list)
 		w.Header().Set("Cache-Control", "no-store")
-		writeRaw(w, http.StatusOK, append(b, "]}\n"...))
+		writeRaw(w, http.StatusOK, append(b, "}\n"...))
 		return nil
 	})
 }
@@ -167,6 +161,21 @@ type channelSet struct {
 type joinedChannel struct {
 	access   *records.ChannelAccess
 	presence bool // the connection is present in it (the others see it)
+	// present is who was in the channel when the connection joined, as a
+	// JSON array, until the joined message has carried it.
+	present json.RawMessage
+}
+
+// appendPresenceList appends list as a JSON array of entries.
+func appendPresenceList(b []byte, list []store.PresenceEntry) []byte {
+	b = append(b, '[')
+	for i := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(realtime.AppendPresenceEntry(append(b, '{'), &list[i]), '}')
+	}
+	return append(b, ']')
 }
 
 // newChannelSet returns the channels of a connection of p, none yet. The
@@ -322,7 +331,30 @@ func (cs *channelSet) join(ctx context.Context, ch *records.ChannelAccess, meta 
 		j.presence = false
 		return cs.s.d.Presence.Leave(ctx, ch.Tenant(), ch.Name, cs.member.Key)
 	}
+	if fresh {
+		// Who is there, read after the connection follows the channel:
+		// a join or leave from before the read that arrives after it
+		// changes nothing a client applying them by key would not have.
+		list, err := cs.s.d.Presence.List(ctx, ch.Tenant(), ch.Name, maxPresenceList)
+		if err != nil {
+			cs.leave(ctx, ch.Name) // all or nothing
+			return err
+		}
+		j.present = appendPresenceList(nil, list)
+	}
 	return nil
+}
+
+// present hands over who was in the channel when the connection joined
+// it, once: null after.
+func (cs *channelSet) present(name string) json.RawMessage {
+	i := cs.find(name)
+	if i < 0 {
+		return nil
+	}
+	p := cs.joined[i].present
+	cs.joined[i].present = nil
+	return p
 }
 
 func presenceOf(p *basalt.Principal) (kind, id string) {
@@ -434,9 +466,10 @@ func (o *sseWriter) message(m *realtime.Message) {
 }
 
 // joined appends the frame that tells the client it is in a channel,
-// and its key: {"channel","key","presence"}.
-func (o *sseWriter) joined(name, key string, presence bool) {
-	data, _ := json.Marshal(map[string]any{"channel": name, "key": key, "presence": presence})
+// its key, and who was there as it joined:
+// {"channel","key","presence","present"}.
+func (o *sseWriter) joined(name, key string, presence bool, present json.RawMessage) {
+	data, _ := json.Marshal(map[string]any{"channel": name, "key": key, "presence": presence, "present": present})
 	o.grow()
 	o.buf = fmt.Appendf(o.buf, "event: joined\ndata: %s\n\n", data)
 }

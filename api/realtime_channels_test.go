@@ -44,6 +44,22 @@ type chMessage struct {
 	Meta     json.RawMessage `json:"meta"`
 	Presence bool            `json:"presence"`
 	Code     string          `json:"code"`
+	Present  []struct {
+		Key  string          `json:"key"`
+		Kind string          `json:"kind"`
+		ID   string          `json:"id"`
+		Meta json.RawMessage `json:"meta"`
+	} `json:"present"` // joined: who was there
+}
+
+// presentKeys are the connections a joined frame says were there.
+func (m chMessage) presentKeys() []string {
+	var keys []string
+	for _, p := range m.Present {
+		keys = append(keys, p.Key)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // chFrame is a frame of an SSE stream: its event type, the last event id
@@ -60,6 +76,7 @@ func (f chFrame) String() string { return f.Type + " " + f.Raw }
 type chStream struct {
 	*rtStream
 	frames chan chFrame
+	joined []chFrame // the joined frames chOpen read
 }
 
 // chConnect opens path with go-sse as token.
@@ -109,6 +126,7 @@ func chOpen(t *testing.T, s *apitest.Server, token, channels, meta string) (*chS
 			t.Errorf("joined frames of one connection have keys %s and %s", key, f.Key)
 		}
 		key = f.Key
+		st.joined = append(st.joined, f)
 		if f.Presence != (meta != "") {
 			t.Errorf("joined %s = %s, want presence %v", f.Channel, f, meta != "")
 		}
@@ -168,7 +186,19 @@ func TestChannelBroadcastAndPresence(t *testing.T) {
 		if f := adaSt.next(t, "presence"); f.Op != "join" || f.Key != adaKey || f.Kind != "user" || f.ID != adaID || string(f.Meta) != `{"name":"Ada"}` || f.Channel != room {
 			t.Errorf("ada's own join = %s", f)
 		}
+		if got := adaSt.joined[0].presentKeys(); !slices.Equal(got, []string{adaKey}) {
+			t.Errorf("ada's joined frame says %v were there, want herself alone", got)
+		}
 		bobSt, bobKey := chOpen(t, s, bob, room, `{"name":"Bob"}`)
+		// Bob learns who was there as he joined, Ada with her meta.
+		if got, want := bobSt.joined[0].presentKeys(), []string{adaKey, bobKey}; !slices.Equal(got, want) && !slices.Equal(got, []string{bobKey, adaKey}) {
+			t.Errorf("bob's joined frame says %v were there, want %v", got, want)
+		}
+		for _, p := range bobSt.joined[0].Present {
+			if p.Key == adaKey && (p.ID != adaID || p.Kind != "user" || string(p.Meta) != `{"name":"Ada"}`) {
+				t.Errorf("bob's joined frame shows ada as %+v", p)
+			}
+		}
 		if f := adaSt.next(t, "presence"); f.Op != "join" || f.Key != bobKey || f.ID != bobID || string(f.Meta) != `{"name":"Bob"}` {
 			t.Errorf("ada sees bob join as %s", f)
 		}
@@ -473,6 +503,9 @@ func TestChannelsWebSocket(t *testing.T) {
 		if j["id"] != "j1" || j["channel"] != room || adaKey == "" || j["presence"] != true {
 			t.Fatalf("joined = %v", j)
 		}
+		if p, _ := j["present"].([]any); len(p) != 1 || p[0].(map[string]any)["key"] != adaKey {
+			t.Errorf("ada's joined says %v were there, want herself alone", j["present"])
+		}
 		if p := adaWS.next("presence"); p["op"] != "join" || p["key"] != adaKey || p["id"] != adaID {
 			t.Errorf("ada's own join = %v", p)
 		}
@@ -528,8 +561,19 @@ func TestChannelsWebSocket(t *testing.T) {
 		// room, which Ada sees.
 		bobWS := wsDial(t, s, bob, "")
 		bobWS.send(map[string]any{"type": "join", "channel": room, "presence": nil})
-		if j := bobWS.next("joined"); j["presence"] != false {
+		j = bobWS.next("joined")
+		if j["presence"] != false {
 			t.Errorf("a join with null presence = %v", j)
+		}
+		// He is not present, but learns who is: Ada's WebSocket and his
+		// own SSE stream.
+		var there []string
+		for _, p := range j["present"].([]any) {
+			there = append(there, p.(map[string]any)["key"].(string))
+		}
+		slices.Sort(there)
+		if want := []string{adaKey, bobKey}; !slices.Equal(there, want) && !slices.Equal(there, []string{bobKey, adaKey}) {
+			t.Errorf("bob's WebSocket joined says %v were there, want %v", there, want)
 		}
 		as(t, s, ada, "PATCH", "/api/collections/docs/records/"+doc, map[string]any{"reader": ""}, http.StatusOK)
 		for {

@@ -15,11 +15,12 @@ type (
 	// wsJoined answers join: the connection is in the channel, with its
 	// key, present or not.
 	wsJoined struct {
-		Type     string `json:"type"`
-		ID       string `json:"id,omitempty"`
-		Channel  string `json:"channel"`
-		Key      string `json:"key"`
-		Presence bool   `json:"presence"`
+		Type     string          `json:"type"`
+		ID       string          `json:"id,omitempty"`
+		Channel  string          `json:"channel"`
+		Key      string          `json:"key"`
+		Presence bool            `json:"presence"`
+		Present  json.RawMessage `json:"present"` // who was there as it joined
 	}
 	// wsLeft answers leave, or tells the client that the server took it
 	// out of a channel it may no longer use (with why).
@@ -81,7 +82,8 @@ func (wc *wsConn) join(ctx context.Context, m *wsIn) (any, error) {
 	if err := wc.chans.join(ctx, access[0], meta); err != nil {
 		return nil, err
 	}
-	return wsJoined{Type: "joined", ID: m.ID, Channel: m.Channel, Key: wc.chans.Key(), Presence: meta != nil}, nil
+	return wsJoined{Type: "joined", ID: m.ID, Channel: m.Channel, Key: wc.chans.Key(), Presence: meta != nil,
+		Present: wc.chans.present(m.Channel)}, nil
 }
 
 // presenceField is the presence of a join message: absent and null are
