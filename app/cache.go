@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"basalt.dev/basalt/cache"
@@ -28,6 +31,7 @@ func newCache(st store.Store, cfg Config, log *slog.Logger, wake func()) (*cache
 	}
 	closeRedis := func() error { return nil }
 	if cfg.RedisURL != "" {
+		quietRedis(log)
 		ro, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			return nil, nil, err
@@ -40,4 +44,21 @@ func newCache(st store.Store, cfg Config, log *slog.Logger, wake func()) (*cache
 		closeRedis = c.Close
 	}
 	return cache.New(st, o), closeRedis, nil
+}
+
+// redisLog takes go-redis's own messages, such as a failed dial at each
+// retry while Redis is away, into the server's log at debug level: the
+// cache and the rate limiter log an outage once as it begins and once as
+// it ends, and go-redis otherwise writes a line a second to stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+var redisLogOnce sync.Once
+
+// quietRedis sets go-redis's logger, which is the process's, once.
+func quietRedis(log *slog.Logger) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) })
 }

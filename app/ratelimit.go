@@ -58,6 +58,7 @@ func newLimiter(ctx context.Context, cfg Config, st store.Store, log *slog.Logge
 	o := ratelimit.Options{Configured: policies, Stored: st, FailClosed: cfg.RateLimitRedisFailure == "closed", Log: log}
 	close = func() error { return nil }
 	if cfg.RedisURL != "" {
+		quietRedis(log)
 		ro, err := ratelimitredis.Options(cfg.RedisURL, rateLimitTimeout)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--redis: %w", err)
