@@ -73,17 +73,9 @@ func (s *Server) streaming(h http.Handler) http.Handler {
 			return
 		}
 		p, err := s.d.Tickets.Redeem(r.Context(), t)
-		if err == nil {
-			err = s.countRequest(r, p)
+		if r = s.enter(w, r, p, err, anyone); r != nil {
+			h.ServeHTTP(w, r)
 		}
-		if err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		if info := infoFrom(r.Context()); info != nil {
-			info.principal, info.tenant = p.ID, p.TenantID
-		}
-		h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
 	})
 }
 

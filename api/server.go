@@ -264,6 +264,12 @@ func (s *Server) withPrincipal(h http.Handler, admit func(*basalt.Principal) err
 // context, or nil once it has written the problem.
 func (s *Server) principal(w http.ResponseWriter, r *http.Request, admit func(*basalt.Principal) error) *http.Request {
 	p, err := s.authenticate(r)
+	return s.enter(w, r, p, err, admit)
+}
+
+// enter lets the principal p that r's credential stood for (nil for an
+// anonymous request; err if the credential failed) in as principal does.
+func (s *Server) enter(w http.ResponseWriter, r *http.Request, p *basalt.Principal, err error, admit func(*basalt.Principal) error) *http.Request {
 	if err == nil {
 		err = admit(p)
 	}

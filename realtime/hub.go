@@ -257,12 +257,13 @@ func (s *Sub) Ready() <-chan struct{} { return s.ready }
 // Take returns the events waiting, in position order, and gives the
 // subscription spent (the slice of a previous Take, or nil) to fill
 // next. open is false once the subscription has ended: the events
-// returned are its last.
+// returned are its last. A subscriber clears the events once it has
+// written them (an idle one would otherwise keep them alive) and hands
+// the slice back as spent.
 func (s *Sub) Take(spent []*basalt.Event) (events []*basalt.Event, open bool) {
 	if cap(spent) > 64 {
 		spent = nil // a burst's slice would stay with an idle stream
 	}
-	clear(spent[:cap(spent)])
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	events, s.q = s.q, spent[:0]
