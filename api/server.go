@@ -292,40 +292,6 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request, p *basalt.Princip
 // anyone admits every caller, anonymous ones too.
 func anyone(*basalt.Principal) error { return nil }
 
-// allow authenticates the request and lets it through only for the given
-// roles: 401 without valid credentials, 403 with the wrong role.
-func (s *Server) allow(h http.Handler, roles ...basalt.Role) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		if p == nil {
-			writeProblem(w, r, basalt.Errorf(basalt.CodeUnauthenticated, "This endpoint needs credentials: Authorization: Bearer <API key>."))
-			return
-		}
-		if err := s.countRequest(r, p); err != nil {
-			writeProblem(w, r, err)
-			return
-		}
-		if info := infoFrom(r.Context()); info != nil {
-			info.principal, info.tenant = p.ID, p.TenantID
-		}
-		for _, role := range roles {
-			if p.Role == role {
-				h.ServeHTTP(w, r.WithContext(basalt.NewContext(r.Context(), p)))
-				return
-			}
-		}
-		if p.Kind == "user" {
-			writeProblem(w, r, basalt.Errorf(basalt.CodeForbidden, "Your role cannot do this here."))
-			return
-		}
-		writeProblem(w, r, basalt.Errorf(basalt.CodeForbidden, "A %s key cannot do this; it needs an admin key.", p.Role))
-	})
-}
-
 // discardBelowError keeps only error lines: with request logging off,
 // failed requests are still logged.
 type discardBelowError struct{ slog.Handler }
