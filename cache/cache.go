@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"basalt.dev/basalt"
-	"basalt.dev/basalt/filter"
 	"basalt.dev/basalt/store"
 	"github.com/maypok86/otter/v2"
 )
@@ -211,7 +210,7 @@ func (s *Store) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basal
 	if s.records != nil && local {
 		if e, ok := s.records.GetIfPresent(k); ok && e.stamp == stamp && e.def == p.Collection {
 			s.stats.records.localHits.Add(1)
-			return match(p, e.rec)
+			return p.Match(e.rec)
 		}
 		s.stats.records.localMisses.Add(1)
 	}
@@ -220,7 +219,7 @@ func (s *Store) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basal
 		r, t, ok := s.shared.getRecord(ctx, p.Collection, k, &s.stats.records)
 		if ok {
 			s.putRecord(k, stamp, p.Collection, r)
-			return match(p, r)
+			return p.Match(r)
 		}
 		tag = t
 	}
@@ -247,20 +246,6 @@ func (s *Store) putRecord(k recKey, stamp uint64, c *basalt.Collection, r *basal
 		r.KeepJSON(c)
 		s.records.Set(k, recEntry{stamp, c, r})
 	}
-}
-
-func match(p *store.RecordGetParams, r *basalt.Record) (*basalt.Record, error) {
-	if p.Filter == nil {
-		return r, nil
-	}
-	ok, err := filter.Eval(p.Filter, p.Collection, r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", p.ID, p.Collection.Name)
-	}
-	return r, nil
 }
 
 // RecordInsert implements store.Store and invalidates before returning.

@@ -128,6 +128,23 @@ type RecordGetParams struct {
 	Filter filter.Expr
 }
 
+// Match applies the read's condition to a record held in memory, which
+// selects exactly what the SQL would (the filter's differential tests):
+// r, or not found.
+func (p *RecordGetParams) Match(r *basalt.Record) (*basalt.Record, error) {
+	if p.Filter == nil {
+		return r, nil
+	}
+	ok, err := filter.Eval(p.Filter, p.Collection, r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, basalt.Errorf(basalt.CodeNotFound, "No record %q in %s.", p.ID, p.Collection.Name)
+	}
+	return r, nil
+}
+
 // RecordUpdateParams describes a partial update. Values holds only the
 // fields to change; a nil value sets null.
 type RecordUpdateParams struct {

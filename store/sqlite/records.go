@@ -49,7 +49,7 @@ func (db *DB) RecordGet(ctx context.Context, p *store.RecordGetParams) (*basalt.
 		return nil, errNoTenant
 	}
 	if r, ok := db.cache.get(p.Collection, p.TenantID, p.ID); ok {
-		return cachedMatch(p, r)
+		return p.Match(r)
 	}
 	stamp, _ := db.cache.stamp()
 	q := db.records(p.Collection)
@@ -262,20 +262,4 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 		return stmt.QueryRowContext(ctx, args...)
 	}
 	return db.r.QueryRowContext(ctx, query, args...)
-}
-
-// cachedMatch applies a read's condition to a cached record in memory,
-// which selects exactly what the SQL would (filter's differential tests).
-func cachedMatch(p *store.RecordGetParams, r *basalt.Record) (*basalt.Record, error) {
-	if p.Filter == nil {
-		return r, nil
-	}
-	ok, err := filter.Eval(p.Filter, p.Collection, r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, sqlgen.NotFound(p.Collection, p.ID)
-	}
-	return r, nil
 }
