@@ -40,6 +40,11 @@ type ShedConfig struct {
 	// WindowSamples of them). Zero: the library's defaults, 1 s and 50.
 	Window        time.Duration
 	WindowSamples uint
+	// Delay is the scheduling delay to hold: when most goroutines ready
+	// to run wait longer than this for a processor, a share of requests
+	// is refused before any handler runs (see delayGuard). 0 turns the
+	// guard off, leaving the concurrency limit alone.
+	Delay time.Duration
 }
 
 // retryAfterShed is the Retry-After of a shed request: long enough for
@@ -48,9 +53,12 @@ const retryAfterShed = "1"
 
 // shedder admits requests under the adaptive limit.
 type shedder struct {
-	limiter  adaptivelimiter.AdaptiveLimiter[any]
-	wait     time.Duration
-	rejected prometheus.Counter
+	limiter adaptivelimiter.AdaptiveLimiter[any]
+	wait    time.Duration
+	guard   *delayGuard // nil without a delay target
+	// byLimit and byDelay count the requests refused by the concurrency
+	// limit and by the delay guard.
+	byLimit, byDelay prometheus.Counter
 }
 
 // newShedder returns nil when shedding is off.
@@ -72,21 +80,29 @@ func newShedder(cfg ShedConfig, reg prometheus.Registerer) *shedder {
 	if cfg.Queue > 0 {
 		b = b.WithQueueing(max(cfg.Queue, 1), 2*max(cfg.Queue, 1)).WithMaxWaitTime(cfg.QueueWait)
 	}
-	s := &shedder{limiter: b.Build(), wait: cfg.QueueWait}
+	s := &shedder{limiter: b.Build(), wait: cfg.QueueWait, guard: newDelayGuard(cfg.Delay)}
 	if cfg.Queue <= 0 {
 		s.wait = 0
 	}
-	s.rejected = prometheus.NewCounter(prometheus.CounterOpts{
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "basalt_shed_rejected_total",
-		Help: "Requests answered 503 overloaded because the concurrency limit was reached.",
-	})
-	reg.MustRegister(s.rejected,
+		Help: "Requests answered 503 overloaded, by reason: concurrency (the limit was reached) or delay (the processors were saturated).",
+	}, []string{"reason"})
+	s.byLimit, s.byDelay = rejected.WithLabelValues("concurrency"), rejected.WithLabelValues("delay")
+	reg.MustRegister(rejected,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_limit", Help: "The adaptive limit on requests worked on at once."},
 			func() float64 { return float64(s.limiter.Limit()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_inflight", Help: "Requests holding a permit of the concurrency limit."},
 			func() float64 { return float64(s.limiter.Inflight()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_queued", Help: "Requests waiting for a permit of the concurrency limit."},
 			func() float64 { return float64(s.limiter.Queued()) }))
+	if g := s.guard; g != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_admitted_ratio", Help: "The share of requests the delay guard admits (1: all)."},
+				g.share),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_sched_delay_seconds", Help: "The 90th percentile of the time goroutines waited for a processor, over the delay guard's last window."},
+				func() float64 { return time.Duration(g.delay.Load()).Seconds() }))
+	}
 	return s
 }
 
@@ -105,16 +121,24 @@ func (s *shedder) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if s.guard != nil && !s.guard.allow(time.Now()) {
+			s.refuse(w, r, s.byDelay)
+			return
+		}
 		permit, err := s.limiter.AcquirePermitWithMaxWait(r.Context(), s.wait)
 		if err != nil {
-			s.rejected.Inc()
-			w.Header().Set("Retry-After", retryAfterShed)
-			writeProblem(w, r, errOverloaded)
+			s.refuse(w, r, s.byLimit)
 			return
 		}
 		defer permit.Record()
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *shedder) refuse(w http.ResponseWriter, r *http.Request, count prometheus.Counter) {
+	count.Inc()
+	w.Header().Set("Retry-After", retryAfterShed)
+	writeProblem(w, r, errOverloaded)
 }
 
 var errOverloaded = basalt.Errorf(basalt.CodeOverloaded, "The server is overloaded; retry after the time in Retry-After.")

@@ -81,7 +81,7 @@ func slowRoute(s *apitest.Server) (entered chan struct{}, release chan struct{})
 func metric(t *testing.T, s *apitest.Server, name string) float64 {
 	t.Helper()
 	body := s.Do(t, apitest.Request{Method: "GET", Path: "/metrics"}).Body
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
 		return -1
 	}
@@ -128,7 +128,7 @@ func TestShedOverload(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	for name, want := range map[string]float64{"basalt_shed_inflight": 4, "basalt_shed_limit": 4, "basalt_shed_rejected_total": 40} {
+	for name, want := range map[string]float64{"basalt_shed_inflight": 4, "basalt_shed_limit": 4, `basalt_shed_rejected_total{reason="concurrency"}`: 40} {
 		if got := metric(t, s, name); got != want {
 			t.Errorf("%s = %v while overloaded, want %v", name, got, want)
 		}
@@ -144,7 +144,7 @@ func TestShedOverload(t *testing.T) {
 		burst = append(burst, s.URL+"/api/collections/posts/records/first")
 	}
 	wantAll(t, "request after the flood", fetchAll(s.Client, s.AdminKey, burst...), 200, "")
-	if got := metric(t, s, "basalt_shed_rejected_total"); got != 40 {
+	if got := metric(t, s, `basalt_shed_rejected_total{reason="concurrency"}`); got != 40 {
 		t.Errorf("basalt_shed_rejected_total = %v after the flood, want 40 still", got)
 	}
 }
@@ -172,7 +172,7 @@ func TestShedQueue(t *testing.T) {
 	wantAll(t, "request over a full queue", fetchAll(s.Client, "", s.URL+"/test/slow"), 503, "overloaded")
 	close(release)
 	wantAll(t, "held or queued request", append(<-held, <-queued...), 200, "")
-	if got := metric(t, s, "basalt_shed_rejected_total"); got != 1 {
+	if got := metric(t, s, `basalt_shed_rejected_total{reason="concurrency"}`); got != 1 {
 		t.Errorf("basalt_shed_rejected_total = %v, want 1", got)
 	}
 }

@@ -125,7 +125,7 @@ func (a *App) init(ctx context.Context) error {
 		Realtime: api.RealtimeConfig{Heartbeat: a.cfg.RealtimeHeartbeat, Buffer: a.cfg.RealtimeBuffer, MaxSubscriptions: a.cfg.RealtimeMaxSubscriptions,
 			MaxPerPrincipal: a.cfg.RealtimeMaxPerUser, MaxPerTenant: a.cfg.RealtimeMaxPerTenant, CheckEvery: a.cfg.RealtimeAuthCheck},
 		Shed: api.ShedConfig{Enabled: a.cfg.Shed, MinLimit: a.cfg.ShedMinLimit, InitialLimit: a.cfg.ShedInitialLimit, MaxLimit: a.cfg.ShedMaxLimit,
-			Queue: a.cfg.ShedQueue, QueueWait: a.cfg.ShedQueueWait},
+			Queue: a.cfg.ShedQueue, QueueWait: a.cfg.ShedQueueWait, Delay: a.cfg.ShedDelay},
 		TrustedProxies: a.cfg.trustedProxies(), ProxyHeader: a.cfg.TrustedProxyHeader,
 	}, api.Deps{Records: a.records, Store: a.store, Keys: a.keys, Users: a.users, Tokens: a.tokens, Hub: a.hub, Channels: a.channels, Presence: a.presence, Tickets: auth.NewTickets(a.store, nil),
 		Limits:  limits,

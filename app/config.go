@@ -54,6 +54,7 @@ type Config struct {
 	ShedMaxLimit     int
 	ShedQueue        float64
 	ShedQueueWait    time.Duration
+	ShedDelay        time.Duration
 
 	SecretKey    string        // base64 of 32 bytes: encrypts stored secrets
 	PublicURL    string        // where clients reach the server, for mailed links
@@ -232,6 +233,8 @@ var options = []option{
 		set: setFloat(func(c *Config) *float64 { return &c.ShedQueue }), get: func(c *Config) string { return strconv.FormatFloat(c.ShedQueue, 'g', -1, 64) }},
 	{name: "shed-queue-wait", usage: "the longest a request waits for the load-shedding limit before it gets 503 overloaded",
 		set: setDuration(func(c *Config) *time.Duration { return &c.ShedQueueWait }), get: func(c *Config) string { return c.ShedQueueWait.String() }},
+	{name: "shed-delay", usage: "when most goroutines ready to run wait longer than this for a processor (the processors are saturated), refuse a share of requests 503 overloaded before they cost more; 0 (the default) turns this off; for a node that serves the REST API without realtime streams, a few ms above the delay of its busiest normal hour",
+		set: setDuration(func(c *Config) *time.Duration { return &c.ShedDelay }), get: func(c *Config) string { return c.ShedDelay.String() }},
 	{name: "rate-limit", repeat: true, usage: "rate-limit policies, such as name=api,by=ip,class=all,limit=600/1m,burst=100 (docs/operations.md); repeat the flag or separate them with ';'; default is the built-in sign-in and sign-up limits, none is no limit",
 		set: func(c *Config, v string) error { c.RateLimits = v; return nil }, get: func(c *Config) string { return c.RateLimits }},
 	{name: "rate-limit-redis-failure", usage: "while Redis (--redis) does not answer: open lets requests through uncounted, closed refuses them with 503",
@@ -417,8 +420,8 @@ func (c *Config) Validate() error {
 	if c.ShedMinLimit < 1 || c.ShedInitialLimit < c.ShedMinLimit || c.ShedMaxLimit < c.ShedInitialLimit {
 		errs = append(errs, errors.New("--shed-min-limit, --shed-initial-limit, --shed-max-limit: need 1 <= min <= initial <= max"))
 	}
-	if c.ShedQueue < 0 || c.ShedQueueWait < 0 {
-		errs = append(errs, errors.New("--shed-queue, --shed-queue-wait: must be 0 (no queue) or more"))
+	if c.ShedQueue < 0 || c.ShedQueueWait < 0 || c.ShedDelay < 0 {
+		errs = append(errs, errors.New("--shed-queue, --shed-queue-wait, --shed-delay: must be 0 (off) or more"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -36,11 +36,7 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 			t.Method, t.URL = "GET", fmt.Sprintf("%s/list?min=%d", ceiling, rand.IntN(100000))
 			return nil
 		}, true},
-		{"list, indexed filter and sort, 20 a page", func(t *vegeta.Target) error {
-			t.Method, t.Header = "GET", auth
-			t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=20", base, rand.IntN(100000))
-			return nil
-		}, false},
+		{"list, indexed filter and sort, 20 a page", listPage(base, auth, 20), false},
 		// A read-heavy feed: many clients ask for the same 1,000 pages,
 		// which the list cache serves from memory once read.
 		{"list, 1,000 popular pages, same query", func(t *vegeta.Target) error {
@@ -53,6 +49,17 @@ func scenarios(base, ceiling, key string, ids []string) []scenario {
 			t.Body = []byte(recordBody(int(n.Add(1)) + 1_000_000))
 			return nil
 		}, false},
+	}
+}
+
+// listPage reads pages of limit records of the seeded collection, each
+// from a random value of the indexed field views and sorted on it: a
+// query the list cache seldom holds.
+func listPage(base string, h http.Header, limit int) vegeta.Targeter {
+	return func(t *vegeta.Target) error {
+		t.Method, t.Header = "GET", h
+		t.URL = fmt.Sprintf("%s/api/collections/posts/records?filter=views%%20%%3E%%3D%%20%d&sort=views&limit=%d", base, rand.IntN(100000), limit)
+		return nil
 	}
 }
 

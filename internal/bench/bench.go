@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,9 @@ type Options struct {
 	ProfileDir  string    // if set, save a CPU profile of the server in each scenario here
 	Log         io.Writer // progress
 	Env         []string  // more of the server's environment, as KEY=value
+	// Wrap, if set, is the command that runs the server, given the
+	// binary and its arguments after its own ("taskset -c 0").
+	Wrap []string
 }
 
 // Result is one scenario's measurement.
@@ -132,7 +136,10 @@ func (o *Options) seeded(ctx context.Context) (key string, ids []string, err err
 		return "", nil, err
 	}
 	key = strings.TrimSpace(key)
-	srv, err := o.start(ctx, "serve")
+	// Seeding is not measured: its 32 writers must not be shed.
+	so := *o
+	so.Env = append(slices.Clip(o.Env), "BASALT_SHED=false")
+	srv, err := so.start(ctx, "serve")
 	if err != nil {
 		return "", nil, err
 	}
@@ -193,6 +200,9 @@ func (o *Options) start(ctx context.Context, args ...string) (*process, error) {
 		args = append(args, "--pprof", pprofAddr)
 	}
 	cmd := exec.CommandContext(ctx, o.Binary, args...)
+	if len(o.Wrap) > 0 {
+		cmd = exec.CommandContext(ctx, o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], o.Binary), args...)...)
+	}
 	cmd.Env = o.env()
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()

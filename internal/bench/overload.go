@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -28,6 +29,18 @@ type OverloadOptions struct {
 	// fewer processors than the machine has, the load tool keeps enough
 	// of it to offer several times what the server can serve.
 	ServerProcs int
+	// Request is what every request asks: "id" (GET by id, the cheapest
+	// request) or "list" (a page of 500 records filtered and sorted on
+	// an index, from a random value: a read that does real work).
+	Request string
+	// Pin runs the server on its own ServerProcs processors and keeps
+	// the load tool to the others (Linux, with taskset), so that neither
+	// takes processor time from the other: on a shared processor the
+	// server's requests would wait while the tool runs, which no
+	// shedding can help.
+	Pin bool
+	// Pinned reports how the processors were divided, if they were.
+	Pinned string
 }
 
 // OverloadReport is the outcome of "basalt bench overload".
@@ -63,6 +76,9 @@ type Phase struct {
 	ShedP99      time.Duration
 	AdmittedRate float64       // 2xx a second
 	CPU          time.Duration // the server's processor time over the phase
+	// Elapsed is the phase's length with the wait for the last answers,
+	// which a backlog makes longer than the time requests were sent.
+	Elapsed time.Duration
 }
 
 // refusalCost estimates the server's processor time per refused request
@@ -98,12 +114,22 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 	if o.ServerProcs > 0 {
 		o.Env = append(o.Env, "GOMAXPROCS="+strconv.Itoa(o.ServerProcs))
 	}
-	for _, shed := range []bool{false, true} {
-		name := map[bool]string{false: "shedding off", true: "shedding on"}[shed]
-		if !o.wants(name) {
+	if o.Pin && o.ServerProcs > 0 {
+		if server, tool, ok := splitCPUs(o.ServerProcs); ok {
+			if err := pinSelf(tool); err != nil {
+				return rep, fmt.Errorf("bench: pin the load tool: %w", err)
+			}
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(tool)))
+			o.Wrap = []string{"taskset", "-c", server}
+			o.Pinned = fmt.Sprintf("server on processor %s, load tool on %d", server, len(tool))
+			rep.Options = o
+		}
+	}
+	for _, srv := range overloadServers {
+		if !o.wants(srv.name) {
 			continue
 		}
-		run, err := o.overloadRun(ctx, rep, name, shed, key, ids)
+		run, err := o.overloadRun(ctx, rep, srv.name, srv.env, key, ids)
 		if err != nil {
 			return rep, err
 		}
@@ -112,18 +138,26 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 	return rep, nil
 }
 
+// overloadServers are the configurations measured, each with the
+// environment that makes it.
+var overloadServers = []struct{ name, env string }{
+	{"shedding off", "BASALT_SHED=false"},
+	{"shedding on", "BASALT_SHED=true"},
+	{"shedding on, --shed-delay 2ms", "BASALT_SHED=true BASALT_SHED_DELAY=2ms"},
+}
+
 // maxWorkers bounds the requests the tool has in flight at once.
 const maxWorkers = 8000
 
-func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, name string, shed bool, key string, ids []string) (*OverloadRun, error) {
+func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, name, env string, key string, ids []string) (*OverloadRun, error) {
 	so := *o
-	so.Env = append(slices.Clip(o.Env), "BASALT_SHED="+strconv.FormatBool(shed))
+	so.Env = append(slices.Clip(o.Env), strings.Fields(env)...)
 	srv, err := so.start(ctx, "serve")
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	target := byID(srv.url+"/api/collections/posts/records/", http.Header{"Authorization": {"Bearer " + key}}, ids)
+	target := o.target(srv.url, key, ids)
 	fmt.Fprintf(o.Log, "bench: %s: capacity at concurrency %d\n", name, o.Concurrency)
 	closedLoop(target, name, o.Concurrency, o.Warmup)
 	run := &OverloadRun{Name: name, Capacity: closedLoop(target, name, o.Concurrency, o.Duration).Throughput}
@@ -141,8 +175,9 @@ func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, 
 			}
 		}()
 		cpu0 := cpuTime(srv.cmd.Process.Pid)
+		start := time.Now()
 		p := openLoop(target, name, rate, o.Duration)
-		p.CPU = cpuTime(srv.cmd.Process.Pid) - cpu0
+		p.CPU, p.Elapsed = cpuTime(srv.cmd.Process.Pid)-cpu0, time.Since(start)
 		<-profiled
 		return p
 	}
@@ -152,6 +187,15 @@ func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, 
 	run.After = phase("after", o.Unloaded)
 	run.LimitAfter = shedLimit(srv.url)
 	return run, nil
+}
+
+// target returns the requests of o.Request to the server at url.
+func (o *OverloadOptions) target(url, key string, ids []string) vegeta.Targeter {
+	h := http.Header{"Authorization": {"Bearer " + key}, "Accept-Encoding": {"identity"}}
+	if o.Request == "list" {
+		return listPage(url, h, 500)
+	}
+	return byID(url+"/api/collections/posts/records/", h, ids)
 }
 
 // openLoop offers rate requests a second for d and sorts the answers.
@@ -212,8 +256,15 @@ func (r *OverloadReport) Print(w io.Writer) {
 	if o.DB != "" {
 		store = "PostgreSQL"
 	}
-	fmt.Fprintf(w, "Overload: GET by id of %d records on %s; server GOMAXPROCS %s, load tool GOMAXPROCS %d, %s/%s; %s a phase.\n\n",
-		o.Records, store, procs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.Duration)
+	request := "GET by id"
+	if o.Request == "list" {
+		request = "pages of 500 records, filtered and sorted on an index,"
+	}
+	fmt.Fprintf(w, "Overload: %s of %d records on %s; server GOMAXPROCS %s, load tool GOMAXPROCS %d, %s/%s; %s a phase.\n\n",
+		request, o.Records, store, procs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.Duration)
+	if o.Pinned != "" {
+		fmt.Fprintf(w, "Processors divided: %s.\n\n", o.Pinned)
+	}
 	fmt.Fprintf(w, "Capacity (shedding off, concurrency %d): **%.0f req/s**. Offered: unloaded %.0f %% of it, overload %.0f %%, after: the unloaded rate again.\n\n",
 		o.Concurrency, r.Capacity, 100*o.Unloaded, 100*o.Factor)
 	fmt.Fprintln(w, "| server | phase | offered req/s | admitted req/s | admitted p50 | admitted p99 | p99 vs unloaded | shed | shed p99 | failed | limit at end | server cores | server CPU/answer |")
@@ -229,14 +280,14 @@ func (r *OverloadReport) Print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %s | %s | %s | %.1f %% | %s | %d | %s | %.2f | %s |\n", run.Name, phase, p.Offered, p.AdmittedRate,
 				round(p.P50), round(p.P99), ratio, 100*float64(p.Shed)/float64(max(p.Sent, 1)), round(p.ShedP99), p.Failed, lim,
-				p.CPU.Seconds()/o.Duration.Seconds(), (p.CPU / time.Duration(max(p.Admitted+p.Shed, 1))).Round(100*time.Nanosecond))
+				p.CPU.Seconds()/p.Elapsed.Seconds(), (p.CPU / time.Duration(max(p.Admitted+p.Shed, 1))).Round(100*time.Nanosecond))
 		}
 		row("unloaded", run.Unloaded, -1)
 		row("overload", run.Overload, run.LimitAfterOverload)
 		row("after", run.After, run.LimitAfter)
 	}
 	fmt.Fprintln(w, "\nAdmitted: answered 2xx; shed: answered 503 overloaded; failed: anything else (timeouts, refused connections). Latencies are the load tool's, from sending a request to reading its answer.")
-	fmt.Fprintln(w, "Server cores: its processor time per second of the phase; the load tool and everything else share the machine.")
+	fmt.Fprintln(w, "Server cores: its processor time per second of the phase, until its last answer.")
 	for _, run := range r.Runs {
 		fmt.Fprintf(w, "\n%s: capacity %.0f req/s at concurrency %d.", run.Name, run.Capacity, o.Concurrency)
 		u := run.Unloaded
