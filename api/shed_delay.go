@@ -35,12 +35,11 @@ import (
 //
 // Written here because it steers on the Go scheduler's own measure,
 // which no load-shedding library reads. No goroutine: the first request
-// after a window has passed reads the histogram (a few microseconds),
-// so a server without traffic does no work and a test server leaks
-// nothing.
+// after a window has passed reads the histogram (0.45 µs, see
+// BenchmarkDelayGuardJudge), so a server without traffic does no work
+// and a test server leaks nothing.
 type delayGuard struct {
 	target time.Duration
-	window time.Duration
 	next   atomic.Int64  // UnixNano when the next window ends
 	admit  atomic.Uint64 // math.Float64bits of the share admitted
 	delay  atomic.Int64  // the last window's 90th percentile, in ns
@@ -77,7 +76,7 @@ func newDelayGuard(target time.Duration) *delayGuard {
 	if target <= 0 {
 		return nil
 	}
-	g := &delayGuard{target: target, window: delayWindow, sample: []metrics.Sample{{Name: schedLatencies}}}
+	g := &delayGuard{target: target, sample: []metrics.Sample{{Name: schedLatencies}}}
 	g.admit.Store(math.Float64bits(1))
 	metrics.Read(g.sample)
 	if g.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
@@ -85,7 +84,7 @@ func newDelayGuard(target time.Duration) *delayGuard {
 	}
 	g.last = append([]uint64(nil), g.sample[0].Value.Float64Histogram().Counts...)
 	g.read = time.Now()
-	g.next.Store(g.read.Add(g.window).UnixNano())
+	g.next.Store(g.read.Add(delayWindow).UnixNano())
 	return g
 }
 
@@ -110,9 +109,9 @@ func (g *delayGuard) judge(now time.Time) {
 	h := g.sample[0].Value.Float64Histogram()
 	delay, n := windowQuantile(h, g.last, 0.9)
 	copy(g.last, h.Counts)
-	windows := max(1, now.Sub(g.read).Seconds()/g.window.Seconds())
+	windows := max(1, now.Sub(g.read).Seconds()/delayWindow.Seconds())
 	g.read = now
-	g.next.Store(now.Add(g.window).UnixNano())
+	g.next.Store(now.Add(delayWindow).UnixNano())
 
 	g.steer(delay, n, windows)
 }

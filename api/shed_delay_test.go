@@ -187,3 +187,19 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) f
 	}
 	return -1
 }
+
+// BenchmarkDelayGuardJudge: the cost of one window's judgement, reading
+// the runtime's histogram, which the first request after each window
+// pays.
+func BenchmarkDelayGuardJudge(b *testing.B) {
+	g := newDelayGuard(time.Hour)
+	if g == nil {
+		b.Skip("the runtime lacks " + schedLatencies)
+	}
+	b.ReportAllocs()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for b.Loop() {
+		g.judge(time.Now())
+	}
+}

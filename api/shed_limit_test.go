@@ -85,11 +85,16 @@ func TestShedLimitAdapts(t *testing.T) {
 // against the same handler without shedding.
 func BenchmarkShed(b *testing.B) {
 	noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	on := newShedder(ShedConfig{Enabled: true, MinLimit: 4, InitialLimit: 64, MaxLimit: 1000, Queue: 1, QueueWait: 50 * time.Millisecond}, prometheus.NewRegistry())
+	cfg := ShedConfig{Enabled: true, MinLimit: 4, InitialLimit: 64, MaxLimit: 1000, Queue: 1, QueueWait: 50 * time.Millisecond}
+	on := newShedder(cfg, prometheus.NewRegistry())
+	// The delay guard at a target no benchmark reaches: the cost of
+	// admitting, with the histogram read every 10 ms.
+	cfg.Delay = time.Hour
+	delay := newShedder(cfg, prometheus.NewRegistry())
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"off", noop}, {"on", on.wrap(noop)}} {
+	}{{"off", noop}, {"on", on.wrap(noop)}, {"delay", delay.wrap(noop)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest("GET", "/api/collections/posts/records/x", nil)
 			b.ReportAllocs()

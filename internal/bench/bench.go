@@ -199,10 +199,8 @@ func (o *Options) start(ctx context.Context, args ...string) (*process, error) {
 		}
 		args = append(args, "--pprof", pprofAddr)
 	}
-	cmd := exec.CommandContext(ctx, o.Binary, args...)
-	if len(o.Wrap) > 0 {
-		cmd = exec.CommandContext(ctx, o.Wrap[0], append(append(o.Wrap[1:len(o.Wrap):len(o.Wrap)], o.Binary), args...)...)
-	}
+	argv := slices.Concat(o.Wrap, []string{o.Binary}, args)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = o.env()
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()

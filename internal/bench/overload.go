@@ -39,8 +39,10 @@ type OverloadOptions struct {
 	// server's requests would wait while the tool runs, which no
 	// shedding can help.
 	Pin bool
-	// Pinned reports how the processors were divided, if they were.
-	Pinned string
+	// Pinned reports how the processors were divided, if they were, and
+	// ToolProcs the load tool's GOMAXPROCS during the run.
+	Pinned    string
+	ToolProcs int
 }
 
 // OverloadReport is the outcome of "basalt bench overload".
@@ -114,17 +116,20 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 	if o.ServerProcs > 0 {
 		o.Env = append(o.Env, "GOMAXPROCS="+strconv.Itoa(o.ServerProcs))
 	}
+	o.ToolProcs = runtime.GOMAXPROCS(0)
 	if o.Pin && o.ServerProcs > 0 {
+		// The tool stays on its processors for the rest of the process,
+		// which ends with the run.
 		if server, tool, ok := splitCPUs(o.ServerProcs); ok {
 			if err := pinSelf(tool); err != nil {
 				return rep, fmt.Errorf("bench: pin the load tool: %w", err)
 			}
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(tool)))
 			o.Wrap = []string{"taskset", "-c", server}
-			o.Pinned = fmt.Sprintf("server on processor %s, load tool on %d", server, len(tool))
-			rep.Options = o
+			o.Pinned, o.ToolProcs = fmt.Sprintf("server on processor %s, load tool on the other %d", server, len(tool)), len(tool)
 		}
 	}
+	rep.Options = o
 	for _, srv := range overloadServers {
 		if !o.wants(srv.name) {
 			continue
@@ -142,7 +147,7 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 // environment that makes it.
 var overloadServers = []struct{ name, env string }{
 	{"shedding off", "BASALT_SHED=false"},
-	{"shedding on", "BASALT_SHED=true"},
+	{"shedding on", "BASALT_SHED=true BASALT_SHED_DELAY=0"},
 	{"shedding on, --shed-delay 2ms", "BASALT_SHED=true BASALT_SHED_DELAY=2ms"},
 }
 
@@ -261,7 +266,7 @@ func (r *OverloadReport) Print(w io.Writer) {
 		request = "pages of 500 records, filtered and sorted on an index,"
 	}
 	fmt.Fprintf(w, "Overload: %s of %d records on %s; server GOMAXPROCS %s, load tool GOMAXPROCS %d, %s/%s; %s a phase.\n\n",
-		request, o.Records, store, procs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.Duration)
+		request, o.Records, store, procs, o.ToolProcs, runtime.GOOS, runtime.GOARCH, o.Duration)
 	if o.Pinned != "" {
 		fmt.Fprintf(w, "Processors divided: %s.\n\n", o.Pinned)
 	}
