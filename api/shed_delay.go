@@ -48,6 +48,8 @@ type delayGuard struct {
 	mu     sync.Mutex // held by the request that reads the histogram
 	sample []metrics.Sample
 	last   []uint64 // bucket counts at the last read
+	cycles uint64   // garbage collections completed at the last read
+	gcNear bool     // one completed in the last window
 	read   time.Time
 }
 
@@ -59,7 +61,7 @@ const (
 	// must hold to judge it; a quiet window counts as calm.
 	delayMinSamples = 20
 	// delaySustained is how many windows in a row the delay must be over
-	// the target before the share falls: a collection or a burst of
+	// the target (but not twice over) before the share falls: a burst of
 	// wake-ups fills a window, a backlog outlasts it.
 	delaySustained = 3
 	// admitFloor is the least share admitted: some requests are always
@@ -70,18 +72,22 @@ const (
 	admitStep = 0.01
 )
 
-const schedLatencies = "/sched/latencies:seconds"
+const (
+	schedLatencies = "/sched/latencies:seconds"
+	gcCycles       = "/gc/cycles/total:gc-cycles"
+)
 
 func newDelayGuard(target time.Duration) *delayGuard {
 	if target <= 0 {
 		return nil
 	}
-	g := &delayGuard{target: target, sample: []metrics.Sample{{Name: schedLatencies}}}
+	g := &delayGuard{target: target, sample: []metrics.Sample{{Name: schedLatencies}, {Name: gcCycles}}}
 	g.admit.Store(math.Float64bits(1))
 	metrics.Read(g.sample)
-	if g.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return nil // a runtime without the measure: nothing to steer on
+	if g.sample[0].Value.Kind() != metrics.KindFloat64Histogram || g.sample[1].Value.Kind() != metrics.KindUint64 {
+		return nil // a runtime without the measures: nothing to steer on
 	}
+	g.cycles = g.sample[1].Value.Uint64()
 	g.last = append([]uint64(nil), g.sample[0].Value.Float64Histogram().Counts...)
 	g.read = time.Now()
 	g.next.Store(g.read.Add(delayWindow).UnixNano())
@@ -109,35 +115,47 @@ func (g *delayGuard) judge(now time.Time) {
 	h := g.sample[0].Value.Float64Histogram()
 	delay, n := windowQuantile(h, g.last, 0.9)
 	copy(g.last, h.Counts)
+	cycles := g.sample[1].Value.Uint64()
+	gc := cycles != g.cycles
+	collecting := gc || g.gcNear
+	g.cycles, g.gcNear = cycles, gc
 	windows := max(1, now.Sub(g.read).Seconds()/delayWindow.Seconds())
 	g.read = now
 	g.next.Store(now.Add(delayWindow).UnixNano())
 
-	g.steer(delay, n, windows)
+	g.steer(delay, n, windows, collecting)
 }
 
 // steer moves the admitted share after windows windows in which n
-// scheduling samples had delay as their 90th percentile. g.mu is held.
-func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64) {
+// scheduling samples had delay as their 90th percentile; collecting
+// says a garbage collection ended in this window or the one before.
+// g.mu is held.
+func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, collecting bool) {
 	a := g.share()
-	calm := n < delayMinSamples || delay <= g.target
-	if calm {
+	quiet := n < delayMinSamples
+	if quiet || delay <= g.target {
 		g.over = 0
 	} else {
 		g.over++
 	}
 	switch {
-	case calm && (n < delayMinSamples || delay < g.target/2):
+	case quiet || delay < g.target/2:
 		// Up by a step, or by a tenth of the share once that is more,
-		// for each window gone by: from the floor to all in about
-		// a third of a second.
+		// for each window gone by: from the floor to all in about a
+		// third of a second.
 		for range int(min(windows, 100)) {
 			a = min(1, a+max(admitStep, a/10))
 		}
-	case g.over >= delaySustained:
-		// Down in proportion to the overshoot, at least by a tenth and
-		// at most by half in a window.
-		a = max(admitFloor, a*min(0.9, max(0.5, float64(g.target)/float64(delay))))
+	case delay <= g.target:
+		// Held: near the target is where the share belongs.
+	case g.over >= delaySustained || delay > 2*g.target && !collecting:
+		// Down in proportion to the overshoot, by a tenth to three
+		// quarters: a flood's backlog builds at several times the
+		// rate the processor drains it, and a window of it takes many
+		// to drain. At once when the delay is over twice the target,
+		// unless a collection explains it (the mark phase takes a
+		// quarter of the processors while it lasts).
+		a = max(admitFloor, a*min(0.9, max(0.25, float64(g.target)/float64(delay))))
 	}
 	g.admit.Store(math.Float64bits(a))
 	g.delay.Store(int64(delay))

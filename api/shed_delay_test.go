@@ -32,65 +32,61 @@ func TestWindowQuantile(t *testing.T) {
 	}
 }
 
-// TestDelayGuardSteers: the share falls only after the delay has been
-// over the target for delaySustained windows, falls faster the further
-// over it is, stops at the floor, holds between half the target and the
-// target, and climbs back to all while calm.
+// TestDelayGuardSteers: the share falls after the delay has been over
+// the target for delaySustained windows, or at once when it is over
+// twice the target and no collection explains it; it falls faster the
+// further over, stops at the floor, holds between half the target and
+// the target, and climbs back to all while calm.
 func TestDelayGuardSteers(t *testing.T) {
-	g := newDelayGuard(2 * time.Millisecond)
+	const many = 1000
+	target := 2 * time.Millisecond
+	g := newDelayGuard(target)
 	if g == nil {
 		t.Fatal("no guard: the runtime lacks " + schedLatencies)
 	}
-	const many = 1000
-	over := func(d time.Duration) {
+	want := func(what string, share float64) {
 		t.Helper()
-		for range delaySustained - 1 {
-			g.steer(d, many, 1)
-			if g.share() != 1 {
-				t.Fatalf("share %v after fewer than %d windows over the target, want 1", g.share(), delaySustained)
-			}
+		if got := g.share(); math.Abs(got-share) > 1e-9 {
+			t.Errorf("%s: share %v, want %v", what, got, share)
 		}
 	}
-	over(3 * time.Millisecond)
-	g.steer(3*time.Millisecond, many, 1)
-	if got := g.share(); math.Abs(got-2.0/3) > 1e-9 {
-		t.Errorf("share %v at 1.5 times the target, want 2/3", got)
+	for range delaySustained - 1 {
+		g.steer(3*time.Millisecond, many, 1, false)
 	}
-	g.steer(20*time.Millisecond, many, 1)
-	if got := g.share(); math.Abs(got-1.0/3) > 1e-9 {
-		t.Errorf("share %v at 10 times the target, want halved to 1/3", got)
-	}
+	want("fewer windows than delaySustained at 1.5 times the target", 1)
+	g.steer(3*time.Millisecond, many, 1, false)
+	want("sustained at 1.5 times the target", 2.0/3)
+	g.steer(20*time.Millisecond, many, 1, false)
+	want("one window at 10 times the target", 2.0/3/4)
 	for range 20 {
-		g.steer(100*time.Millisecond, many, 1)
+		g.steer(100*time.Millisecond, many, 1, false)
 	}
-	if got := g.share(); got != admitFloor {
-		t.Errorf("share %v after a long flood, want the floor %v", got, admitFloor)
-	}
-	g.steer(1500*time.Microsecond, many, 1) // between half the target and it
-	if got := g.share(); got != admitFloor {
-		t.Errorf("share %v under the target but not by half, want held at %v", got, admitFloor)
-	}
-	g.steer(1500*time.Microsecond, many, 1)
-	g.steer(100*time.Millisecond, many, 1) // one window over: not yet sustained
-	if got := g.share(); got != admitFloor {
-		t.Errorf("share %v after one window over, want held at %v", got, admitFloor)
-	}
-	g.steer(0, many, 1)
+	want("a long flood", admitFloor)
+	g.steer(1500*time.Microsecond, many, 1, false)
+	want("under the target but not by half", admitFloor)
+	g.steer(3*time.Millisecond, many, 1, false)
+	want("one window over, not twice over", admitFloor)
+
+	g.steer(0, many, 1, false)
 	calm := 1
 	for ; g.share() < 1 && calm < 1000; calm++ {
-		g.steer(100*time.Microsecond, many, 1)
+		g.steer(100*time.Microsecond, many, 1, false)
 	}
 	if calm > 50 {
 		t.Errorf("share back to all after %d calm windows, want a few dozen at most", calm)
 	}
+	g.steer(10*time.Millisecond, many, 1, true)
+	want("a spike as a collection ends", 1)
+	g.steer(0, many, 1, false)
+	g.steer(10*time.Millisecond, many, 1, false)
+	want("a spike with no collection", 0.25)
+
 	// A quiet spell counts as calm, and as many windows as it lasted.
 	for range 20 {
-		g.steer(100*time.Millisecond, many, 1)
+		g.steer(100*time.Millisecond, many, 1, false)
 	}
-	g.steer(0, 0, 1000)
-	if got := g.share(); got != 1 {
-		t.Errorf("share %v after a quiet spell, want 1", got)
-	}
+	g.steer(0, 0, 1000, false)
+	want("after a quiet spell", 1)
 }
 
 // TestDelayGuardSheds: while goroutines that never block take every

@@ -169,6 +169,10 @@ func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, 
 	if rep.Capacity == 0 {
 		rep.Capacity = run.Capacity
 	}
+	// A pause, so that the unloaded phase finds the server as a quiet
+	// spell would leave it, not still answering the capacity run; the
+	// after phase follows the overload at once, to show the recovery.
+	time.Sleep(time.Second)
 	phase := func(what string, share float64) Phase {
 		rate := share * rep.Capacity
 		fmt.Fprintf(o.Log, "bench: %s: %s, %.0f req/s for %s\n", name, what, rate, o.Duration)
