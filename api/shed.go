@@ -100,7 +100,7 @@ func newShedder(cfg ShedConfig, reg prometheus.Registerer) *shedder {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_admitted_ratio", Help: "The share of requests the delay guard admits (1: all)."},
 				g.share),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_sched_delay_seconds", Help: "The 90th percentile of the time goroutines waited for a processor, over the delay guard's last window."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_sched_delay_seconds", Help: "The delay the guard judged over its last window: the longer of the 90th percentile of the time goroutines waited for a processor and the mean time a network event waited for the goroutine it wakes to run."},
 				func() float64 { return time.Duration(g.delay.Load()).Seconds() }))
 	}
 	return s
@@ -121,9 +121,12 @@ func (s *shedder) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if s.guard != nil && !s.guard.allow(time.Now()) {
-			s.refuse(w, r, s.byDelay)
-			return
+		if g := s.guard; g != nil {
+			defer g.done()
+			if !g.allow(time.Now()) {
+				s.refuse(w, r, s.byDelay)
+				return
+			}
 		}
 		permit, err := s.limiter.AcquirePermitWithMaxWait(r.Context(), s.wait)
 		if err != nil {

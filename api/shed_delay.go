@@ -2,7 +2,7 @@ package api
 
 import (
 	"math"
-	"math/rand/v2"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -13,17 +13,21 @@ import (
 //
 // A concurrency limit sees a request only once net/http has read it and
 // handed it to the handlers; when the processor itself is what runs out,
-// requests wait before that, as goroutines ready to run that no
-// processor takes, and the limit never sees the wait. Go measures exactly
-// that wait: the runtime's /sched/latencies histogram, the time a
-// goroutine spends runnable before it runs. The guard reads it every
-// window and steers the share of requests it admits, additive increase
-// and multiplicative decrease as TCP steers its window: when the window's
-// 90th percentile of scheduling delay is over the target the share falls,
-// in proportion to how far over, and while it is under half the target
-// the share climbs back. A refused request costs the reading and the 503,
-// far less than serving it, so the processor's backlog drains and the
-// admitted requests run without queueing.
+// requests wait before that, and the limit never sees the wait: first
+// as sockets with data that the runtime's network poller has not yet
+// looked at (a busy processor looks only when it runs out of work, or
+// every 10 ms), then as goroutines ready to run that no processor takes.
+// The guard measures both: the runtime's /sched/latencies histogram, the
+// time a goroutine spends runnable before it runs, and a probe through a
+// pipe that the poller watches as it watches sockets (wakeProbe). Every
+// window it takes the longer of the histogram's 90th percentile and the
+// probes' mean wait, and steers the share of requests it admits,
+// additive increase and multiplicative decrease as TCP steers its
+// window: over the target the share falls, in proportion to how far
+// over, and while under half the target it climbs back. The share is
+// paced, not drawn by lot (see interval). A refused request costs the
+// reading and the 503, far less than serving it, so the processor's
+// backlog drains and the admitted requests run without queueing.
 //
 // It is off unless configured: the delay measures every goroutine, and
 // other work makes it long without a flood of requests. A realtime event
@@ -34,16 +38,30 @@ import (
 // docs/operations.md.
 //
 // Written here because it steers on the Go scheduler's own measure,
-// which no load-shedding library reads. No goroutine: the first request
-// after a window has passed reads the histogram (0.45 µs, see
-// BenchmarkDelayGuardJudge), so a server without traffic does no work
-// and a test server leaks nothing.
+// which no load-shedding library reads. The first request after a
+// window has passed reads the histogram (0.45 µs, see
+// BenchmarkDelayGuardJudge) and requests send the probes, so a server
+// without traffic does no work; the probe's reading goroutine ends a
+// second after the traffic does.
 type delayGuard struct {
 	target time.Duration
 	next   atomic.Int64  // UnixNano when the next window ends
 	admit  atomic.Uint64 // math.Float64bits of the share admitted
 	delay  atomic.Int64  // the last window's 90th percentile, in ns
 	over   int           // windows in a row over the target; under mu
+
+	// The share is admitted by pacing, not by lot: requests are let
+	// through one every interval (GCRA, as the rate limiter does), at
+	// the share of the rate at which they arrive. Admitted by lot, the
+	// requests of a steady flood come in clumps as a Poisson stream does,
+	// and each clump waits for the processor in turn; paced, they come
+	// evenly spaced and find it free.
+	arrivals atomic.Int64 // requests seen since the last window
+	rate     float64      // smoothed arrivals a second; under mu
+	interval atomic.Int64 // ns between admissions; 0 while all are admitted
+	tat      atomic.Int64 // UnixNano of the next admission's theoretical time
+
+	probe wakeProbe
 
 	mu     sync.Mutex // held by the request that reads the histogram
 	sample []metrics.Sample
@@ -57,11 +75,24 @@ const (
 	// delayWindow is how often the share is judged: short next to the
 	// target's tolerance for a burst, long enough for many samples.
 	delayWindow = 10 * time.Millisecond
-	// delayMinSamples is the fewest scheduling samples that a window
-	// must hold to judge it; a quiet window counts as calm.
+	// delayMinSamples is the fewest scheduling samples that make a
+	// window's percentile: a window with fewer is quiet, and counts as
+	// calm, unless they waited delayStalled times the target.
 	delayMinSamples = 20
+	// delaySpike: a window whose delay is this many times the target
+	// cuts the share at once, as a flood begins.
+	delaySpike = 4
+	// delayStalled: a window of few samples that waited this many times
+	// the target is not quiet but stalled. Requests that run long without
+	// yielding, as a flood's first ones admitted before the share falls,
+	// hold the processor and make few samples while the rest wait; one
+	// goroutine that waited behind one such request at normal load does
+	// not make this.
+	delayStalled = 8
+	// delayQuantile is the quantile of the delay judged.
+	delayQuantile = 0.9
 	// delaySustained is how many windows in a row the delay must be over
-	// the target (but not twice over) before the share falls: a burst of
+	// the target (but not delaySpike times over) before the share falls: a burst of
 	// wake-ups fills a window, a backlog outlasts it.
 	delaySustained = 3
 	// admitFloor is the least share admitted: some requests are always
@@ -96,14 +127,40 @@ func newDelayGuard(target time.Duration) *delayGuard {
 
 // allow reports whether to serve a request arriving at now.
 func (g *delayGuard) allow(now time.Time) bool {
-	if now.UnixNano() >= g.next.Load() && g.mu.TryLock() {
-		if now.UnixNano() >= g.next.Load() {
+	g.arrivals.Add(1)
+	t := now.UnixNano()
+	if t >= g.next.Load() && g.mu.TryLock() {
+		if t >= g.next.Load() {
 			g.judge(now)
 		}
 		g.mu.Unlock()
 	}
-	a := g.share()
-	return a >= 1 || rand.Float64() < a
+	iv := g.interval.Load()
+	if iv == 0 {
+		return true
+	}
+	// A burst of one interval per processor passes at once: requests
+	// that arrive together, as the network poller hands them over, are
+	// not refused for arriving together.
+	tolerance := iv * int64(runtime.GOMAXPROCS(0))
+	for {
+		tat := g.tat.Load()
+		if t < tat-tolerance {
+			return false
+		}
+		if g.tat.CompareAndSwap(tat, max(tat, t)+iv) {
+			return true
+		}
+	}
+}
+
+// done is called as a request's handler returns (or its refusal is
+// written), to send a probe if one is due. Sent then, the probe measures
+// the wait of whatever runs next, not the request's own handler.
+func (g *delayGuard) done() {
+	if t := time.Now().UnixNano(); g.probe.due(t) {
+		g.probe.send(t)
+	}
 }
 
 func (g *delayGuard) share() float64 { return math.Float64frombits(g.admit.Load()) }
@@ -113,17 +170,39 @@ func (g *delayGuard) share() float64 { return math.Float64frombits(g.admit.Load(
 func (g *delayGuard) judge(now time.Time) {
 	metrics.Read(g.sample)
 	h := g.sample[0].Value.Float64Histogram()
-	delay, n := windowQuantile(h, g.last, 0.9)
+	delay, n := windowQuantile(h, g.last, delayQuantile)
 	copy(g.last, h.Counts)
+	// The probe's wait counts as much as the scheduler's: a request
+	// waits for the sum of both, and either alone may be long.
+	if lag := g.probe.take(now.UnixNano()); lag > delay {
+		delay = lag
+		if lag > g.target {
+			n = max(n, delayMinSamples) // a probe that waited is no quiet spell
+		}
+	}
 	cycles := g.sample[1].Value.Uint64()
 	gc := cycles != g.cycles
 	collecting := gc || g.gcNear
 	g.cycles, g.gcNear = cycles, gc
-	windows := max(1, now.Sub(g.read).Seconds()/delayWindow.Seconds())
+	elapsed := now.Sub(g.read)
+	windows := max(1, elapsed.Seconds()/delayWindow.Seconds())
 	g.read = now
 	g.next.Store(now.Add(delayWindow).UnixNano())
 
 	g.steer(delay, n, windows, collecting)
+	g.pace(float64(g.arrivals.Swap(0)) / elapsed.Seconds())
+}
+
+// pace sets the interval between admissions from the share and the rate
+// of arrivals, smoothed over a few windows. g.mu is held.
+func (g *delayGuard) pace(arriving float64) {
+	g.rate += (arriving - g.rate) / 4
+	a := g.share()
+	if a >= 1 || g.rate <= 0 {
+		g.interval.Store(0)
+		return
+	}
+	g.interval.Store(int64(float64(time.Second) / (a * g.rate)))
 }
 
 // steer moves the admitted share after windows windows in which n
@@ -132,7 +211,7 @@ func (g *delayGuard) judge(now time.Time) {
 // g.mu is held.
 func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, collecting bool) {
 	a := g.share()
-	quiet := n < delayMinSamples
+	quiet := n < delayMinSamples && delay <= delayStalled*g.target
 	if quiet || delay <= g.target {
 		g.over = 0
 	} else {
@@ -148,11 +227,11 @@ func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, colle
 		}
 	case delay <= g.target:
 		// Held: near the target is where the share belongs.
-	case g.over >= delaySustained || delay > 2*g.target && !collecting:
+	case g.over >= delaySustained || delay > delaySpike*g.target && !collecting:
 		// Down in proportion to the overshoot, by a tenth to three
 		// quarters: a flood's backlog builds at several times the
 		// rate the processor drains it, and a window of it takes many
-		// to drain. At once when the delay is over twice the target,
+		// to drain. At once when the delay is over delaySpike times the target,
 		// unless a collection explains it (the mark phase takes a
 		// quarter of the processors while it lasts).
 		a = max(admitFloor, a*min(0.9, max(0.25, float64(g.target)/float64(delay))))

@@ -81,6 +81,18 @@ func TestDelayGuardSteers(t *testing.T) {
 	g.steer(10*time.Millisecond, many, 1, false)
 	want("a spike with no collection", 0.25)
 
+	// Few samples: calm while they waited less than delayStalled
+	// times the target, a spike past it (a processor held by a flood's
+	// first requests makes few samples).
+	for range 40 {
+		g.steer(0, many, 1, false)
+	}
+	want("calm again", 1)
+	g.steer(delayStalled*target, delayMinSamples-1, 1, false)
+	want("few samples, long waits but not stalled", 1)
+	g.steer(2*delayStalled*target, delayMinSamples-1, 1, false)
+	want("few samples, stalled", 0.25)
+
 	// A quiet spell counts as calm, and as many windows as it lasted.
 	for range 20 {
 		g.steer(100*time.Millisecond, many, 1, false)
@@ -159,6 +171,114 @@ func TestDelayGuardSheds(t *testing.T) {
 	}
 	if served < 100 {
 		t.Errorf("after the processors were freed, %d requests in a row served, want 100", served)
+	}
+}
+
+// TestDelayGuardPaces: the admitted share is paced, not drawn by lot:
+// with a quarter admitted of requests arriving every millisecond, every
+// fourth is served, after a burst of one per processor, and never more
+// close together; with all admitted, all are.
+func TestDelayGuardPaces(t *testing.T) {
+	g := newDelayGuard(2 * time.Millisecond)
+	if g == nil {
+		t.Skip("the runtime lacks " + schedLatencies)
+	}
+	g.next.Store(math.MaxInt64) // no judging: the share stays as set
+	g.mu.Lock()
+	g.admit.Store(math.Float64bits(0.25))
+	for range 100 {
+		g.pace(1000) // arrivals a second, as smoothed over windows
+	}
+	g.mu.Unlock()
+	if got := time.Duration(g.interval.Load()); got < 3900*time.Microsecond || got > 4100*time.Microsecond {
+		t.Fatalf("interval %v at a quarter of 1,000 a second, want 4ms", got)
+	}
+	burst := runtime.GOMAXPROCS(0)
+	base := time.Now()
+	var admitted []int
+	for i := range 1000 {
+		if g.allow(base.Add(time.Duration(i) * time.Millisecond)) {
+			admitted = append(admitted, i)
+		}
+	}
+	// The burst: one interval per processor of credit, spent by the
+	// first requests (arriving every millisecond, each takes 4 and gives
+	// back 1), at most twice the burst.
+	first := 1
+	for first < len(admitted) && admitted[first]-admitted[first-1] < 4 {
+		first++
+	}
+	if first > 2*(burst+1) {
+		t.Fatalf("%d admitted in the first burst, want at most %d: %v", first, 2*(burst+1), admitted[:first])
+	}
+	for k := first; k < len(admitted); k++ {
+		if gap := admitted[k] - admitted[k-1]; gap != 4 {
+			t.Fatalf("admissions %d and %d are %d ms apart, want 4 (paced): %v", k-1, k, gap, admitted[:k+1])
+		}
+	}
+	if n := len(admitted); n < 250 || n > 250+2*(burst+1) {
+		t.Errorf("%d of 1,000 admitted at a share of a quarter, want 250 to %d", n, 250+2*(burst+1))
+	}
+
+	g.mu.Lock()
+	g.admit.Store(math.Float64bits(1))
+	g.pace(1000)
+	g.mu.Unlock()
+	for i := range 100 {
+		if !g.allow(base.Add(time.Second + time.Duration(i)*time.Microsecond)) {
+			t.Fatalf("request %d refused with all admitted", i)
+		}
+	}
+}
+
+// TestWakeProbe: a probe goes through the pipe to the reading goroutine,
+// which sees it; a probe not yet seen counts as waiting since it was
+// sent, so that a stalled processor reads as a long wait; the reader
+// stops, closing its pipe, once probes stop coming.
+func TestWakeProbe(t *testing.T) {
+	var p wakeProbe
+	now := time.Now().UnixNano()
+	if !p.due(now) {
+		t.Fatal("a new probe is not due")
+	}
+	p.send(now)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.sent.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if p.sent.Load() != 0 {
+		t.Fatal("the probe was not seen in 5 s")
+	}
+	if got := p.take(time.Now().UnixNano()); got <= 0 {
+		t.Errorf("wait of a probe seen = %v, want more than 0", got)
+	}
+	if got := p.take(time.Now().UnixNano()); got != 0 {
+		t.Errorf("wait with no probe since the last take = %v, want 0", got)
+	}
+
+	// In flight for a second, unseen (as if the processor never let the
+	// reader run): the wait is the second.
+	p.sent.Store(now)
+	if got := p.take(now + int64(time.Second)); got != time.Second {
+		t.Errorf("wait of a probe in flight for 1s = %v, want 1s", got)
+	}
+	if p.due(now + int64(time.Second)) {
+		t.Error("a probe is due while one is in flight")
+	}
+	p.sent.Store(0)
+
+	deadline = time.Now().Add(probeIdle + 5*time.Second)
+	for {
+		p.mu.Lock()
+		stopped := p.w == nil
+		p.mu.Unlock()
+		if stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader still runs %v after the last probe", probeIdle+5*time.Second)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

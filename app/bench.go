@@ -118,15 +118,16 @@ func runBenchOverload(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.IntVar(&o.ServerProcs, "server-procs", 1, "GOMAXPROCS of the server (0: all processors), leaving the load tool the rest to offer several times what the server serves")
 	fs.StringVar(&o.DB, "db", "", "PostgreSQL URL of an empty database to run on (default: SQLite in --data); BASALT_SECRET_KEY is made if unset")
 	fs.BoolVar(&o.Pin, "pin", true, "run the server on its own --server-procs processors and the load tool on the rest (Linux, with taskset)")
+	fs.DurationVar(&o.ShedDelay, "shed-delay", 2*time.Millisecond, "the --shed-delay of the third server")
 	fs.StringVar(&o.Request, "request", "id", "the request made: id (GET by id, the cheapest) or list (a page of 500 records filtered and sorted on an index)")
 	only := benchFlags(fs, &o.Options, "directory to save a CPU profile of the server in each phase",
-		"comma-separated servers to run, by a part of their names: \"shedding off\", \"shedding on\", \"shedding on, --shed-delay 2ms\" (off, on, delay)")
+		"comma-separated servers to run, by a part of their names: \"shedding off\", \"shedding on\", \"shedding on, --shed-delay D\" (off, on, delay)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.Only = splitList(*only)
-	if o.Records < 1 || o.Concurrency < 1 || o.Duration <= 0 || o.Unloaded <= 0 || o.Factor <= 0 || o.ServerProcs < 0 {
-		return fmt.Errorf("bench overload: --records, --concurrency, --duration, --unloaded and --factor must be positive")
+	if o.Records < 1 || o.Concurrency < 1 || o.Duration <= 0 || o.Unloaded <= 0 || o.Factor <= 0 || o.ServerProcs < 0 || o.ShedDelay <= 0 {
+		return fmt.Errorf("bench overload: --records, --concurrency, --duration, --unloaded, --factor and --shed-delay must be positive")
 	}
 	if o.Request != "id" && o.Request != "list" {
 		return fmt.Errorf("bench overload: --request must be id or list")

@@ -233,7 +233,7 @@ var options = []option{
 		set: setFloat(func(c *Config) *float64 { return &c.ShedQueue }), get: func(c *Config) string { return strconv.FormatFloat(c.ShedQueue, 'g', -1, 64) }},
 	{name: "shed-queue-wait", usage: "the longest a request waits for the load-shedding limit before it gets 503 overloaded",
 		set: setDuration(func(c *Config) *time.Duration { return &c.ShedQueueWait }), get: func(c *Config) string { return c.ShedQueueWait.String() }},
-	{name: "shed-delay", usage: "when most goroutines ready to run wait longer than this for a processor (the processors are saturated), refuse a share of requests 503 overloaded before they cost more; 0 (the default) turns this off; for a node that serves the REST API without realtime streams, a few ms above the delay of its busiest normal hour",
+	{name: "shed-delay", usage: "when requests that have arrived wait longer than this before they run (the processors are saturated), refuse a paced share of requests 503 overloaded before they cost more; 0 (the default) turns this off; for a node that serves the REST API without realtime streams, above its typical request's time and a few ms above the delay of its busiest normal hour",
 		set: setDuration(func(c *Config) *time.Duration { return &c.ShedDelay }), get: func(c *Config) string { return c.ShedDelay.String() }},
 	{name: "rate-limit", repeat: true, usage: "rate-limit policies, such as name=api,by=ip,class=all,limit=600/1m,burst=100 (docs/operations.md); repeat the flag or separate them with ';'; default is the built-in sign-in and sign-up limits, none is no limit",
 		set: func(c *Config, v string) error { c.RateLimits = v; return nil }, get: func(c *Config) string { return c.RateLimits }},

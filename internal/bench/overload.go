@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type OverloadOptions struct {
 	// server's requests would wait while the tool runs, which no
 	// shedding can help.
 	Pin bool
+	// ShedDelay is the --shed-delay of the third server.
+	ShedDelay time.Duration
 	// Pinned reports how the processors were divided, if they were, and
 	// ToolProcs the load tool's GOMAXPROCS during the run.
 	Pinned    string
@@ -78,9 +81,14 @@ type Phase struct {
 	ShedP99      time.Duration
 	AdmittedRate float64       // 2xx a second
 	CPU          time.Duration // the server's processor time over the phase
+	ToolCPU      time.Duration // the load tool's, over the same time
 	// Elapsed is the phase's length with the wait for the last answers,
 	// which a backlog makes longer than the time requests were sent.
 	Elapsed time.Duration
+	// BySecond is the admitted requests' p99 in each second of sending,
+	// by when they were sent: whether the tail is the flood's first
+	// moments or spread over all of it.
+	BySecond []time.Duration
 }
 
 // refusalCost estimates the server's processor time per refused request
@@ -130,7 +138,7 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 		}
 	}
 	rep.Options = o
-	for _, srv := range overloadServers {
+	for _, srv := range o.servers() {
 		if !o.wants(srv.name) {
 			continue
 		}
@@ -143,13 +151,19 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 	return rep, nil
 }
 
-// overloadServers are the configurations measured, each with the
-// environment that makes it.
-var overloadServers = []struct{ name, env string }{
-	{"shedding off", "BASALT_SHED=false"},
-	{"shedding on", "BASALT_SHED=true BASALT_SHED_DELAY=0"},
-	{"shedding on, --shed-delay 2ms", "BASALT_SHED=true BASALT_SHED_DELAY=2ms"},
+// servers are the configurations measured, each with the environment
+// that makes it.
+func (o *OverloadOptions) servers() []struct{ name, env string } {
+	return []struct{ name, env string }{
+		{"shedding off", "BASALT_SHED=false"},
+		{"shedding on", "BASALT_SHED=true BASALT_SHED_DELAY=0"},
+		{"shedding on, --shed-delay " + o.ShedDelay.String(), "BASALT_SHED=true BASALT_SHED_DELAY=" + o.ShedDelay.String()},
+	}
 }
+
+// toolMemoryLimit is the heap at which the load tool collects garbage
+// during a phase after all.
+const toolMemoryLimit = 4 << 30
 
 // maxWorkers bounds the requests the tool has in flight at once.
 const maxWorkers = 8000
@@ -183,10 +197,10 @@ func (o *OverloadOptions) overloadRun(ctx context.Context, rep *OverloadReport, 
 				profile(srv.pprof, o.Duration-time.Second, filepath.Join(o.ProfileDir, slug(name+" "+what)+".pprof"), o.Log)
 			}
 		}()
-		cpu0 := cpuTime(srv.cmd.Process.Pid)
+		cpu0, tool0 := cpuTime(srv.cmd.Process.Pid), cpuTime(os.Getpid())
 		start := time.Now()
 		p := openLoop(target, name, rate, o.Duration)
-		p.CPU, p.Elapsed = cpuTime(srv.cmd.Process.Pid)-cpu0, time.Since(start)
+		p.CPU, p.ToolCPU, p.Elapsed = cpuTime(srv.cmd.Process.Pid)-cpu0, cpuTime(os.Getpid())-tool0, time.Since(start)
 		<-profiled
 		return p
 	}
@@ -208,16 +222,32 @@ func (o *OverloadOptions) target(url, key string, ids []string) vegeta.Targeter 
 }
 
 // openLoop offers rate requests a second for d and sorts the answers.
+//
+// The tool does not collect its garbage while it measures (up to a
+// memory limit): on its one or few processors, a collection's mark
+// phase would delay the reading of answers and add its own milliseconds
+// to the latencies measured.
 func openLoop(tr vegeta.Targeter, name string, rate float64, d time.Duration) Phase {
+	runtime.GC()
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(toolMemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	a := vegeta.NewAttacker(vegeta.Workers(64), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(maxWorkers),
 		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.MaxBody(0))
 	var admitted, shed []int64
+	bySecond := make([][]int64, int(d.Seconds()+0.5))
 	var p Phase
+	var start time.Time
 	for res := range a.Attack(tr, vegeta.ConstantPacer{Freq: int(rate), Per: time.Second}, d, name) {
+		if p.Sent == 0 {
+			start = res.Timestamp // near enough: the first answer's request was among the first sent
+		}
 		p.Sent++
 		switch {
 		case res.Error == "" && res.Code/100 == 2:
 			admitted = append(admitted, int64(res.Latency))
+			if s := int(res.Timestamp.Sub(start).Seconds()); s >= 0 && s < len(bySecond) {
+				bySecond[s] = append(bySecond[s], int64(res.Latency))
+			}
 		case res.Code == http.StatusServiceUnavailable:
 			shed = append(shed, int64(res.Latency))
 		default:
@@ -231,6 +261,10 @@ func openLoop(tr vegeta.Targeter, name string, rate float64, d time.Duration) Ph
 	slices.Sort(shed)
 	p.P50, p.P99 = quantile(admitted, 0.5), quantile(admitted, 0.99)
 	p.ShedP99 = quantile(shed, 0.99)
+	for _, s := range bySecond {
+		slices.Sort(s)
+		p.BySecond = append(p.BySecond, quantile(s, 0.99))
+	}
 	return p
 }
 
@@ -276,8 +310,8 @@ func (r *OverloadReport) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Capacity (shedding off, concurrency %d): **%.0f req/s**. Offered: unloaded %.0f %% of it, overload %.0f %%, after: the unloaded rate again.\n\n",
 		o.Concurrency, r.Capacity, 100*o.Unloaded, 100*o.Factor)
-	fmt.Fprintln(w, "| server | phase | offered req/s | admitted req/s | admitted p50 | admitted p99 | p99 vs unloaded | shed | shed p99 | failed | limit at end | server cores | server CPU/answer |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| server | phase | offered req/s | admitted req/s | admitted p50 | admitted p99 | p99 vs unloaded | shed | shed p99 | failed | limit at end | server cores | server CPU/answer | tool cores |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, run := range r.Runs {
 		row := func(phase string, p Phase, limit float64) {
 			ratio, lim := "n/a", ""
@@ -287,18 +321,24 @@ func (r *OverloadReport) Print(w io.Writer) {
 			if limit >= 0 {
 				lim = fmt.Sprintf("%.0f", limit)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %s | %s | %s | %.1f %% | %s | %d | %s | %.2f | %s |\n", run.Name, phase, p.Offered, p.AdmittedRate,
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %s | %s | %s | %.1f %% | %s | %d | %s | %.2f | %s | %.2f |\n", run.Name, phase, p.Offered, p.AdmittedRate,
 				round(p.P50), round(p.P99), ratio, 100*float64(p.Shed)/float64(max(p.Sent, 1)), round(p.ShedP99), p.Failed, lim,
-				p.CPU.Seconds()/p.Elapsed.Seconds(), (p.CPU / time.Duration(max(p.Admitted+p.Shed, 1))).Round(100*time.Nanosecond))
+				p.CPU.Seconds()/p.Elapsed.Seconds(), (p.CPU / time.Duration(max(p.Admitted+p.Shed, 1))).Round(100*time.Nanosecond),
+				p.ToolCPU.Seconds()/p.Elapsed.Seconds())
 		}
 		row("unloaded", run.Unloaded, -1)
 		row("overload", run.Overload, run.LimitAfterOverload)
 		row("after", run.After, run.LimitAfter)
 	}
 	fmt.Fprintln(w, "\nAdmitted: answered 2xx; shed: answered 503 overloaded; failed: anything else (timeouts, refused connections). Latencies are the load tool's, from sending a request to reading its answer.")
-	fmt.Fprintln(w, "Server cores: its processor time per second of the phase, until its last answer.")
+	fmt.Fprintln(w, "Server cores and tool cores: the processor time of the server and of the load tool per second of the phase, until the last answer; a tool near its GOMAXPROCS adds its own waits to the latencies.")
 	for _, run := range r.Runs {
 		fmt.Fprintf(w, "\n%s: capacity %.0f req/s at concurrency %d.", run.Name, run.Capacity, o.Concurrency)
+		var secs []string
+		for _, d := range run.Overload.BySecond {
+			secs = append(secs, round(d).String())
+		}
+		fmt.Fprintf(w, " Admitted p99 in each second of the overload: %s.", strings.Join(secs, ", "))
 		u := run.Unloaded
 		if c := run.refusalCost(); c > 0 && u.Admitted > 0 {
 			served := u.CPU / time.Duration(u.Admitted)
