@@ -116,7 +116,7 @@ func (a *App) startRealtime(ctx context.Context) {
 // means clients or the network are too slow for --realtime-buffer).
 func hubMetrics(h *realtime.Hub) []prometheus.Collector {
 	return []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_position", Help: "Last event log position the realtime hub handed out."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_position", Help: "Last event log position the realtime hub has reached: handed out, or passed with no subscription open."},
 			func() float64 { return float64(h.Position()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_realtime_subscriptions", Help: "Open realtime subscriptions."},
 			func() float64 { return float64(h.Subscribers()) }),

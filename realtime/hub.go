@@ -82,13 +82,30 @@ func (h *Hub) Subscribers() int {
 	return len(h.subs)
 }
 
+// idleEvery is how often at most a hub with no subscription open reads
+// the log's head: a node that writes thousands of events a second would
+// otherwise read it as often. A subscription opened meanwhile starts
+// from where the hub last read, up to this long before, and gets the
+// events written since then.
+const idleEvery = 10 * time.Millisecond
+
 // Run follows the log until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
 	tick := time.NewTicker(h.Poll)
 	defer tick.Stop()
+	pause := time.NewTimer(idleEvery)
+	defer pause.Stop()
 	for {
-		if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
+		idle, err := h.catchUp(ctx)
+		if err != nil && ctx.Err() == nil {
 			h.logf.Error("realtime: read the event log", "err", err)
+		}
+		if idle {
+			pause.Reset(idleEvery)
+			select {
+			case <-ctx.Done():
+			case <-pause.C:
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -102,22 +119,42 @@ func (h *Hub) Run(ctx context.Context) {
 
 const page = 1000
 
-// catchUp hands out every settled event after the hub's position.
-func (h *Hub) catchUp(ctx context.Context) error {
+// catchUp hands out every settled event after the hub's position. With
+// no subscription open it reads only the log's settled head and moves to
+// it: a node that writes much and streams little would otherwise read
+// every event it wrote back, to hand it to no one (a subscription that
+// opens later starts from the hub's position, see Subscribe).
+// It reports whether it found no subscription open.
+func (h *Hub) catchUp(ctx context.Context) (idle bool, err error) {
+	if h.Subscribers() == 0 {
+		head, err := h.log.EventHead(ctx)
+		if err != nil {
+			return true, err
+		}
+		h.mu.Lock()
+		idle := len(h.subs) == 0
+		if idle {
+			h.pos = max(h.pos, head)
+		}
+		h.mu.Unlock()
+		if idle {
+			return true, nil
+		}
+	}
 	for {
 		h.mu.Lock()
 		after := h.pos
 		h.mu.Unlock()
 		events, err := h.log.EventList(ctx, &store.EventListParams{AllTenants: true, After: after, Limit: page})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(events) == 0 {
-			return nil
+			return false, nil
 		}
 		h.dispatch(events)
 		if len(events) < page {
-			return nil
+			return false, nil
 		}
 	}
 }
@@ -209,7 +246,8 @@ var ErrLagged = errors.New("realtime: the subscriber fell behind")
 // Subscribe registers a subscription that may fall behind by n events.
 // Start reports the hub's position at that moment: every later event
 // that interests it arrives through Take; earlier ones are history (see
-// Replay).
+// Replay). The first subscription after a spell with none may start up to
+// idleEvery before the log's head.
 func (h *Hub) Subscribe(in Interest, n int) *Sub {
 	s := &Sub{hub: h, in: in, max: max(n, 1), ready: make(chan struct{}, 1)}
 	h.mu.Lock()

@@ -471,3 +471,59 @@ func TestHubStop(t *testing.T) {
 		t.Errorf("a stopped hub sent %+v", e)
 	}
 }
+
+// countingLog counts the hub's reads of event pages from the real store.
+type countingLog struct {
+	realtime.Log
+	lists atomic.Int64
+}
+
+func (l *countingLog) EventList(ctx context.Context, p *store.EventListParams) ([]basalt.Event, error) {
+	l.lists.Add(1)
+	return l.Log.EventList(ctx, p)
+}
+
+// TestHubIdleFollowsHead: with no subscription open, the hub reads only
+// the log's head, never its events, and keeps its position there; a
+// subscription opened afterwards gets the events written after it, and
+// none before.
+func TestHubIdleFollowsHead(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	posts := storetest.MustCollection(t, db, &basalt.Collection{Name: "posts", Fields: []basalt.Field{{Name: "title", Type: basalt.TypeText}}})
+	log := &countingLog{Log: db}
+	hub := realtime.NewHub(log, 0, nil)
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); hub.Run(hctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	b := &bundle{db: db, hub: hub, posts: posts}
+
+	var last *basalt.Event
+	for range 20 {
+		last = b.insert(t, "acme", posts)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hub.Position() < last.Position && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if hub.Position() != last.Position {
+		t.Fatalf("idle hub at position %d, want the head %d", hub.Position(), last.Position)
+	}
+	if n := log.lists.Load(); n != 0 {
+		t.Errorf("idle hub read %d pages of events, want none", n)
+	}
+
+	s := hub.Subscribe(interest("posts", "acme"), 100)
+	if s.Start() != last.Position {
+		t.Errorf("subscription starts at %d, want %d", s.Start(), last.Position)
+	}
+	want := b.insert(t, "acme", posts)
+	e, open, timedOut := next(s, 5*time.Second)
+	if !open || timedOut || e.Position != want.Position {
+		t.Fatalf("after subscribing got %v (open %v, timed out %v), want the event at %d", e, open, timedOut, want.Position)
+	}
+	if log.lists.Load() == 0 {
+		t.Error("with a subscription open, the hub read no events")
+	}
+}
