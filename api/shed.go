@@ -40,10 +40,11 @@ type ShedConfig struct {
 	// WindowSamples of them). Zero: the library's defaults, 1 s and 50.
 	Window        time.Duration
 	WindowSamples uint
-	// Delay is the scheduling delay to hold: when most goroutines ready
-	// to run wait longer than this for a processor, a share of requests
-	// is refused before any handler runs (see delayGuard). 0 turns the
-	// guard off, leaving the concurrency limit alone.
+	// Delay is the delay to hold: while requests that have arrived wait
+	// longer than this before they run (the network poller's delay and
+	// the scheduler's), a paced share of requests is refused before any
+	// handler runs (see delayGuard). 0 turns the guard off, leaving the
+	// concurrency limit alone.
 	Delay time.Duration
 }
 

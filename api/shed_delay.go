@@ -39,7 +39,7 @@ import (
 //
 // Written here because it steers on the Go scheduler's own measure,
 // which no load-shedding library reads. The first request after a
-// window has passed reads the histogram (0.45 µs, see
+// window has passed reads the histogram (under a microsecond, see
 // BenchmarkDelayGuardJudge) and requests send the probes, so a server
 // without traffic does no work; the probe's reading goroutine ends a
 // second after the traffic does.
@@ -47,7 +47,7 @@ type delayGuard struct {
 	target time.Duration
 	next   atomic.Int64  // UnixNano when the next window ends
 	admit  atomic.Uint64 // math.Float64bits of the share admitted
-	delay  atomic.Int64  // the last window's 90th percentile, in ns
+	delay  atomic.Int64  // the delay judged over the last window, in ns
 	over   int           // windows in a row over the target; under mu
 
 	// The share is admitted by pacing, not by lot: requests are let
@@ -59,6 +59,7 @@ type delayGuard struct {
 	arrivals atomic.Int64 // requests seen since the last window
 	rate     float64      // smoothed arrivals a second; under mu
 	interval atomic.Int64 // ns between admissions; 0 while all are admitted
+	burst    atomic.Int64 // ns of credit: one interval per processor
 	tat      atomic.Int64 // UnixNano of the next admission's theoretical time
 
 	probe wakeProbe
@@ -92,8 +93,8 @@ const (
 	// delayQuantile is the quantile of the delay judged.
 	delayQuantile = 0.9
 	// delaySustained is how many windows in a row the delay must be over
-	// the target (but not delaySpike times over) before the share falls: a burst of
-	// wake-ups fills a window, a backlog outlasts it.
+	// the target (but not delaySpike times over) before the share
+	// falls: a burst of wake-ups fills a window, a backlog outlasts it.
 	delaySustained = 3
 	// admitFloor is the least share admitted: some requests are always
 	// served, so that a saturation the refusals cannot relieve (another
@@ -142,7 +143,7 @@ func (g *delayGuard) allow(now time.Time) bool {
 	// A burst of one interval per processor passes at once: requests
 	// that arrive together, as the network poller hands them over, are
 	// not refused for arriving together.
-	tolerance := iv * int64(runtime.GOMAXPROCS(0))
+	tolerance := g.burst.Load()
 	for {
 		tat := g.tat.Load()
 		if t < tat-tolerance {
@@ -202,11 +203,15 @@ func (g *delayGuard) pace(arriving float64) {
 		g.interval.Store(0)
 		return
 	}
-	g.interval.Store(int64(float64(time.Second) / (a * g.rate)))
+	iv := int64(float64(time.Second) / (a * g.rate))
+	// Read here, every window, not per request: GOMAXPROCS takes the
+	// scheduler's lock, and it can change while the server runs.
+	g.burst.Store(iv * int64(runtime.GOMAXPROCS(0)))
+	g.interval.Store(iv)
 }
 
-// steer moves the admitted share after windows windows in which n
-// scheduling samples had delay as their 90th percentile; collecting
+// steer moves the admitted share after windows windows judged at delay
+// over n scheduling samples; collecting
 // says a garbage collection ended in this window or the one before.
 // g.mu is held.
 func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, collecting bool) {
@@ -231,9 +236,9 @@ func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, colle
 		// Down in proportion to the overshoot, by a tenth to three
 		// quarters: a flood's backlog builds at several times the
 		// rate the processor drains it, and a window of it takes many
-		// to drain. At once when the delay is over delaySpike times the target,
-		// unless a collection explains it (the mark phase takes a
-		// quarter of the processors while it lasts).
+		// to drain. At once when the delay is over delaySpike times
+		// the target, unless a collection explains it (the mark phase
+		// takes a quarter of the processors while it lasts).
 		a = max(admitFloor, a*min(0.9, max(0.25, float64(g.target)/float64(delay))))
 	}
 	g.admit.Store(math.Float64bits(a))

@@ -19,7 +19,7 @@ import (
 // The probe sends a byte through a pipe, which the runtime polls as it
 // polls sockets, to a goroutine parked reading it, and records how long
 // that goroutine took to see it. One probe is in flight at a time, at
-// most one a millisecond, sent by requests as they arrive; without
+// most one a millisecond, sent by requests as they finish; without
 // traffic there are none, and the reading goroutine ends after a second
 // without probes (its pipe closed), so an idle server holds nothing.
 type wakeProbe struct {

@@ -154,6 +154,9 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 // servers are the configurations measured, each with the environment
 // that makes it.
 func (o *OverloadOptions) servers() []struct{ name, env string } {
+	if o.ShedDelay <= 0 {
+		o.ShedDelay = 2 * time.Millisecond // as "basalt bench overload" defaults it
+	}
 	return []struct{ name, env string }{
 		{"shedding off", "BASALT_SHED=false"},
 		{"shedding on", "BASALT_SHED=true BASALT_SHED_DELAY=0"},
@@ -236,11 +239,8 @@ func openLoop(tr vegeta.Targeter, name string, rate float64, d time.Duration) Ph
 	var admitted, shed []int64
 	bySecond := make([][]int64, int(d.Seconds()+0.5))
 	var p Phase
-	var start time.Time
+	start := time.Now() // the attack sends its first request at once
 	for res := range a.Attack(tr, vegeta.ConstantPacer{Freq: int(rate), Per: time.Second}, d, name) {
-		if p.Sent == 0 {
-			start = res.Timestamp // near enough: the first answer's request was among the first sent
-		}
 		p.Sent++
 		switch {
 		case res.Error == "" && res.Code/100 == 2:
