@@ -51,8 +51,10 @@ type delayGuard struct {
 	over   int           // windows in a row over the target; under mu
 
 	// The share is admitted by pacing, not by lot: requests are let
-	// through one every interval (GCRA, as the rate limiter does), at
-	// the share of the rate at which they arrive. Admitted by lot, the
+	// through one every interval (GCRA, as the rate limiter does; here
+	// one lock-free theoretical arrival time whose interval changes every
+	// window, where ratelimit.Memory keys, locks and builds a Result per
+	// request), at the share of the rate at which they arrive. Admitted by lot, the
 	// requests of a steady flood come in clumps as a Poisson stream does,
 	// and each clump waits for the processor in turn; paced, they come
 	// evenly spaced and find it free.
