@@ -82,30 +82,13 @@ func (h *Hub) Subscribers() int {
 	return len(h.subs)
 }
 
-// idleEvery is how often at most a hub with no subscription open reads
-// the log's head: a node that writes thousands of events a second would
-// otherwise read it as often. A subscription opened meanwhile starts
-// from where the hub last read, up to this long before, and gets the
-// events written since then.
-const idleEvery = 10 * time.Millisecond
-
 // Run follows the log until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
 	tick := time.NewTicker(h.Poll)
 	defer tick.Stop()
-	pause := time.NewTimer(idleEvery)
-	defer pause.Stop()
 	for {
-		idle, err := h.catchUp(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err := h.catchUp(ctx); err != nil && ctx.Err() == nil {
 			h.logf.Error("realtime: read the event log", "err", err)
-		}
-		if idle {
-			pause.Reset(idleEvery)
-			select {
-			case <-ctx.Done():
-			case <-pause.C:
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -123,13 +106,14 @@ const page = 1000
 // no subscription open it reads only the log's settled head and moves to
 // it: a node that writes much and streams little would otherwise read
 // every event it wrote back, to hand it to no one (a subscription that
-// opens later starts from the hub's position, see Subscribe).
-// It reports whether it found no subscription open.
-func (h *Hub) catchUp(ctx context.Context) (idle bool, err error) {
+// opens later starts from the hub's position, see Subscribe). The head
+// is read on every wake-up, as the events were: a subscription starts no
+// further back than it did when the hub read them.
+func (h *Hub) catchUp(ctx context.Context) error {
 	if h.Subscribers() == 0 {
 		head, err := h.log.EventHead(ctx)
 		if err != nil {
-			return true, err
+			return err
 		}
 		h.mu.Lock()
 		idle := len(h.subs) == 0
@@ -138,7 +122,7 @@ func (h *Hub) catchUp(ctx context.Context) (idle bool, err error) {
 		}
 		h.mu.Unlock()
 		if idle {
-			return true, nil
+			return nil
 		}
 	}
 	for {
@@ -147,14 +131,14 @@ func (h *Hub) catchUp(ctx context.Context) (idle bool, err error) {
 		h.mu.Unlock()
 		events, err := h.log.EventList(ctx, &store.EventListParams{AllTenants: true, After: after, Limit: page})
 		if err != nil {
-			return false, err
+			return err
 		}
 		if len(events) == 0 {
-			return false, nil
+			return nil
 		}
 		h.dispatch(events)
 		if len(events) < page {
-			return false, nil
+			return nil
 		}
 	}
 }
@@ -246,8 +230,7 @@ var ErrLagged = errors.New("realtime: the subscriber fell behind")
 // Subscribe registers a subscription that may fall behind by n events.
 // Start reports the hub's position at that moment: every later event
 // that interests it arrives through Take; earlier ones are history (see
-// Replay). The first subscription after a spell with none may start up to
-// idleEvery before the log's head.
+// Replay).
 func (h *Hub) Subscribe(in Interest, n int) *Sub {
 	s := &Sub{hub: h, in: in, max: max(n, 1), ready: make(chan struct{}, 1)}
 	h.mu.Lock()
