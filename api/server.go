@@ -80,6 +80,7 @@ type Server struct {
 	stopAll  context.CancelFunc
 	streams  realtime.Counter // open realtime connections
 	limits   *rateLimits      // nil without Deps.Limits
+	shed     *shedder         // nil with shedding off
 }
 
 // NewServer returns the handler with every route and middleware.
@@ -100,7 +101,8 @@ func NewServer(cfg Config, d Deps) *Server {
 	h = withTimeout(cfg.RequestTimeout, h)
 	h = limitBody(cfg.BodyLimit, h)
 	h = compress(h)
-	h = newShedder(cfg.Shed, d.Registry).wrap(h)
+	s.shed = newShedder(cfg.Shed, d.Registry)
+	h = s.shed.wrap(h)
 	h = streamsApart(s.mux, h)
 	h = withCORS(cfg.CORSOrigins, h)
 	h = secureHeaders(h)

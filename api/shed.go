@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -41,9 +43,12 @@ type ShedConfig struct {
 	Window        time.Duration
 	WindowSamples uint
 	// Delay is the delay to hold: while requests that have arrived wait
-	// longer than this before they run (the network poller's delay and
-	// the scheduler's), a paced share of requests is refused before any
-	// handler runs (see delayGuard). 0 turns the guard off, leaving the
+	// longer than this before they run (in the socket, then for a
+	// processor), a paced share of requests is refused before any
+	// handler runs, and so is every request that has already waited
+	// longer (see delayGuard). On Linux the wait is each request's own,
+	// from the kernel's receive timestamp: serve from Server.Listener,
+	// with Server.ConnContext. 0 turns the guard off, leaving the
 	// concurrency limit alone.
 	Delay time.Duration
 }
@@ -101,7 +106,7 @@ func newShedder(cfg ShedConfig, reg prometheus.Registerer) *shedder {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_admitted_ratio", Help: "The share of requests the delay guard admits (1: all)."},
 				g.share),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_sched_delay_seconds", Help: "The delay the guard judged over its last window: the longer of the 90th percentile of the time goroutines waited for a processor and the mean time a network event waited for the goroutine it wakes to run."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_shed_sched_delay_seconds", Help: "The delay the guard judged over its last window: the longest of the 90th percentile of the time requests waited from reaching the socket to their handler (Linux), the 90th percentile of the time goroutines waited for a processor, and the mean time a network event waited for the goroutine it wakes to run."},
 				func() float64 { return time.Duration(g.delay.Load()).Seconds() }))
 	}
 	return s
@@ -124,7 +129,9 @@ func (s *shedder) wrap(next http.Handler) http.Handler {
 		}
 		if g := s.guard; g != nil {
 			defer g.done()
-			if !g.allow(time.Now()) {
+			now := time.Now()
+			wait, known := requestWait(r, now)
+			if !g.allow(now, wait, known) {
 				s.refuse(w, r, s.byDelay)
 				return
 			}
@@ -146,3 +153,21 @@ func (s *shedder) refuse(w http.ResponseWriter, r *http.Request, count prometheu
 }
 
 var errOverloaded = basalt.Errorf(basalt.CodeOverloaded, "The server is overloaded; retry after the time in Retry-After.")
+
+// Listener returns ln for the server to accept on. With a delay target
+// (ShedConfig.Delay) on Linux, its connections record when each request
+// reached the socket, and the delay guard steers on how long requests
+// waited from then (see stampedConn); otherwise it is ln. Serve with
+// ConnContext as the http.Server's.
+func (s *Server) Listener(ln net.Listener) net.Listener {
+	if s.shed == nil || s.shed.guard == nil {
+		return ln
+	}
+	return stampListener(ln)
+}
+
+// ConnContext is the http.Server's ConnContext for connections accepted
+// from Listener.
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return stampContext(ctx, c)
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"math"
+	"math/bits"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -17,17 +18,23 @@ import (
 // as sockets with data that the runtime's network poller has not yet
 // looked at (a busy processor looks only when it runs out of work, or
 // every 10 ms), then as goroutines ready to run that no processor takes.
-// The guard measures both: the runtime's /sched/latencies histogram, the
-// time a goroutine spends runnable before it runs, and a probe through a
-// pipe that the poller watches as it watches sockets (wakeProbe). Every
-// window it takes the longer of the histogram's 90th percentile and the
-// probes' mean wait, and steers the share of requests it admits,
-// additive increase and multiplicative decrease as TCP steers its
-// window: over the target the share falls, in proportion to how far
-// over, and while under half the target it climbs back. The share is
-// paced, not drawn by lot (see interval). A refused request costs the
-// reading and the 503, far less than serving it, so the processor's
-// backlog drains and the admitted requests run without queueing.
+// The guard measures both. On Linux each request's own wait is known:
+// the connections record when its data reached the socket (the kernel's
+// receive timestamp, see stampedConn). Everywhere it also reads the
+// runtime's /sched/latencies histogram, the time a goroutine spends
+// runnable before it runs, and sends a probe through a pipe that the
+// poller watches as it watches sockets (wakeProbe). Every window it
+// takes the longest of the requests' 90th percentile, the histogram's
+// and the probes' mean wait, and steers the share of requests it
+// admits, additive increase and multiplicative decrease as TCP steers
+// its window: over the target the share falls, in proportion to how far
+// over; under half the target it climbs back, and doubles while idle.
+// The share is paced, not drawn by lot (see interval). While it is
+// under all, a request that has already waited past the target is
+// refused whatever the pacing says (see allow). A refused request
+// costs the reading and the 503, far less than serving it, so the
+// processor's backlog drains and the admitted requests run without
+// queueing.
 //
 // It is off unless configured: the delay measures every goroutine, and
 // other work makes it long without a flood of requests. A realtime event
@@ -65,6 +72,7 @@ type delayGuard struct {
 	tat      atomic.Int64 // UnixNano of the next admission's theoretical time
 
 	probe wakeProbe
+	waits waitCounts // the waits of requests with a known one, this window
 
 	mu     sync.Mutex // held by the request that reads the histogram
 	sample []metrics.Sample
@@ -92,6 +100,9 @@ const (
 	// goroutine that waited behind one such request at normal load does
 	// not make this.
 	delayStalled = 8
+	// delayEarly is the least time into a window before it is judged
+	// early (see due).
+	delayEarly = time.Millisecond
 	// delayQuantile is the quantile of the delay judged.
 	delayQuantile = 0.9
 	// delaySustained is how many windows in a row the delay must be over
@@ -102,6 +113,9 @@ const (
 	// served, so that a saturation the refusals cannot relieve (another
 	// process taking the machine) leaves the API slow, not shut.
 	admitFloor = 0.02
+	// idleFraction: a window whose delay is under the target over this
+	// is idle (see steer).
+	idleFraction = 4
 	// admitStep is the least share regained in a calm window.
 	admitStep = 0.01
 )
@@ -128,12 +142,16 @@ func newDelayGuard(target time.Duration) *delayGuard {
 	return g
 }
 
-// allow reports whether to serve a request arriving at now.
-func (g *delayGuard) allow(now time.Time) bool {
+// allow reports whether to serve a request arriving at now, which has
+// waited wait since it reached the socket if known.
+func (g *delayGuard) allow(now time.Time, wait time.Duration, known bool) bool {
 	g.arrivals.Add(1)
+	if known {
+		g.waits.add(wait)
+	}
 	t := now.UnixNano()
-	if t >= g.next.Load() && g.mu.TryLock() {
-		if t >= g.next.Load() {
+	if g.due(t, wait, known) && g.mu.TryLock() {
+		if g.due(t, wait, known) {
 			g.judge(now)
 		}
 		g.mu.Unlock()
@@ -141,6 +159,13 @@ func (g *delayGuard) allow(now time.Time) bool {
 	iv := g.interval.Load()
 	if iv == 0 {
 		return true
+	}
+	// While some are refused, a request that has already waited past
+	// the target is one of them: it is late whatever is done now, and
+	// serving it would spend on it the processor time that keeps the
+	// others on time.
+	if known && wait > g.target {
+		return false
 	}
 	// A burst of one interval per processor passes at once: requests
 	// that arrive together, as the network poller hands them over, are
@@ -155,6 +180,21 @@ func (g *delayGuard) allow(now time.Time) bool {
 			return true
 		}
 	}
+}
+
+// due reports whether to judge the window at t: once it has ended, or
+// early, as a flood begins, when a request arrives that has waited many
+// times the target while all are admitted. Every request of the flood's
+// first window would otherwise be served, each after a longer wait.
+// Early is at least delayEarly into the window, and only while all are
+// admitted: a shorter window has fewer samples, and while the share
+// is steered those would read as quiet and raise it.
+func (g *delayGuard) due(t int64, wait time.Duration, known bool) bool {
+	next := g.next.Load()
+	if t >= next {
+		return true
+	}
+	return known && wait > delaySpike*g.target && g.interval.Load() == 0 && t >= next-int64(delayWindow-delayEarly)
 }
 
 // done is called as a request's handler returns (or its refusal is
@@ -175,8 +215,11 @@ func (g *delayGuard) judge(now time.Time) {
 	h := g.sample[0].Value.Float64Histogram()
 	delay, n := windowQuantile(h, g.last, delayQuantile)
 	copy(g.last, h.Counts)
-	// The probe's wait counts as much as the scheduler's: a request
-	// waits for the sum of both, and either alone may be long.
+	// The requests' waits, where known, are the whole of what a request
+	// waits; the others are parts of it, and either may be long alone.
+	if w, m := g.waits.take(delayQuantile); w > delay && (m >= delayMinSamples || w > delayStalled*g.target) {
+		delay, n = w, max(n, m)
+	}
 	if lag := g.probe.take(now.UnixNano()); lag > delay {
 		delay = lag
 		if lag > g.target {
@@ -225,10 +268,18 @@ func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, colle
 		g.over++
 	}
 	switch {
-	case quiet || delay < g.target/2:
+	case quiet || delay < g.target/idleFraction:
+		// Idle, or near it: whatever made the delay (a flood that has
+		// ended, a stall of the whole process, as a collection or a
+		// disk flush at normal load makes) has passed, and the share
+		// doubles for each window gone by, back to all within a few.
+		a = min(1, a*math.Pow(2, min(windows, 10)))
+	case delay < g.target/2:
 		// Up by a step, or by a tenth of the share once that is more,
 		// for each window gone by: from the floor to all in about a
-		// third of a second.
+		// third of a second. A flood kept under the target by refusals
+		// keeps the delay here, not idle, so the share climbs back to
+		// it slowly.
 		for range int(min(windows, 100)) {
 			a = min(1, a+max(admitStep, a/10))
 		}
@@ -269,4 +320,45 @@ func windowQuantile(h *metrics.Float64Histogram, last []uint64, q float64) (time
 		}
 	}
 	return 0, n
+}
+
+// waitCounts counts waits by powers of two of waitUnit, lock-free.
+type waitCounts [waitBuckets]atomic.Uint64
+
+const (
+	waitUnit    = 32 * time.Microsecond
+	waitBuckets = 18 // up to waitUnit<<16, about 2 s, and over
+)
+
+func (c *waitCounts) add(w time.Duration) {
+	c[min(bits.Len64(uint64(w/waitUnit)), waitBuckets-1)].Add(1)
+}
+
+// take returns the q-quantile of the waits counted and how many there
+// were, and starts counting anew.
+func (c *waitCounts) take(q float64) (time.Duration, uint64) {
+	var counts [waitBuckets]uint64
+	var n uint64
+	for i := range c {
+		counts[i] = c[i].Swap(0)
+		n += counts[i]
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	// Interpolated within the bucket: its bounds are a factor of two
+	// apart, too coarse to hold a target by.
+	rank := q * float64(n)
+	var seen float64
+	for i, k := range counts {
+		if k > 0 && seen+float64(k) >= rank {
+			lo, hi := float64(waitUnit<<i)/2, float64(waitUnit<<i)
+			if i == 0 {
+				lo = 0
+			}
+			return time.Duration(lo + (hi-lo)*(rank-seen)/float64(k)), n
+		}
+		seen += float64(k)
+	}
+	return waitUnit << (waitBuckets - 1), n
 }

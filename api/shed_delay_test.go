@@ -36,7 +36,8 @@ func TestWindowQuantile(t *testing.T) {
 // the target for delaySustained windows, or at once when it is over
 // twice the target and no collection explains it; it falls faster the
 // further over, stops at the floor, holds between half the target and
-// the target, and climbs back to all while calm.
+// the target, and climbs back to all while calm: by steps while the
+// delay is under half the target, doubling while it is idle.
 func TestDelayGuardSteers(t *testing.T) {
 	const many = 1000
 	target := 2 * time.Millisecond
@@ -68,12 +69,25 @@ func TestDelayGuardSteers(t *testing.T) {
 	want("one window over, not twice over", admitFloor)
 
 	g.steer(0, many, 1, false)
+	want("idle: doubled", 2*admitFloor)
+	g.steer(target/2-time.Microsecond, many, 1, false)
+	want("calm, not idle: up by a step", 2*admitFloor+admitStep)
 	calm := 1
 	for ; g.share() < 1 && calm < 1000; calm++ {
-		g.steer(100*time.Microsecond, many, 1, false)
+		g.steer(target/2-time.Microsecond, many, 1, false)
 	}
 	if calm > 50 {
 		t.Errorf("share back to all after %d calm windows, want a few dozen at most", calm)
+	}
+	for range 20 {
+		g.steer(100*time.Millisecond, many, 1, false)
+	}
+	idle := 0
+	for ; g.share() < 1 && idle < 1000; idle++ {
+		g.steer(target/idleFraction-time.Microsecond, many, 1, false)
+	}
+	if idle > 6 {
+		t.Errorf("share back to all from the floor after %d idle windows, want 6 at most", idle)
 	}
 	g.steer(10*time.Millisecond, many, 1, true)
 	want("a spike as a collection ends", 1)
@@ -105,16 +119,21 @@ func TestDelayGuardSteers(t *testing.T) {
 // processor, requests wait to run and the guard refuses most of them
 // 503 overloaded with Retry-After, counted by reason; once the
 // processors are free again, it serves all. The server is real, over
-// loopback.
+// loopback, its connections stamped as Server.Listener stamps them.
 func TestDelayGuardSheds(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	sh := newShedder(ShedConfig{Enabled: true, MinLimit: 1, InitialLimit: 64, MaxLimit: 64, Delay: time.Millisecond}, reg)
 	if sh.guard == nil {
 		t.Skip("the runtime lacks " + schedLatencies)
 	}
-	srv := httptest.NewServer(sh.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(sh.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})))
+	// As Server.Listener and Server.ConnContext serve it: requests'
+	// waits are known where the system stamps them.
+	srv.Listener = stampListener(srv.Listener)
+	srv.Config.ConnContext = stampContext
+	srv.Start()
 	t.Cleanup(srv.Close)
 	get := func() (int, string) {
 		resp, err := srv.Client().Get(srv.URL)
@@ -197,7 +216,7 @@ func TestDelayGuardPaces(t *testing.T) {
 	base := time.Now()
 	var admitted []int
 	for i := range 1000 {
-		if g.allow(base.Add(time.Duration(i) * time.Millisecond)) {
+		if g.allow(base.Add(time.Duration(i)*time.Millisecond), 0, false) {
 			admitted = append(admitted, i)
 		}
 	}
@@ -225,7 +244,7 @@ func TestDelayGuardPaces(t *testing.T) {
 	g.pace(1000)
 	g.mu.Unlock()
 	for i := range 100 {
-		if !g.allow(base.Add(time.Second + time.Duration(i)*time.Microsecond)) {
+		if !g.allow(base.Add(time.Second+time.Duration(i)*time.Microsecond), 0, false) {
 			t.Fatalf("request %d refused with all admitted", i)
 		}
 	}
@@ -317,5 +336,52 @@ func BenchmarkDelayGuardJudge(b *testing.B) {
 	defer g.mu.Unlock()
 	for b.Loop() {
 		g.judge(time.Now())
+	}
+}
+
+// TestDelayGuardRefusesLate: while some are refused, a request that has
+// waited past the target is refused whatever the pacing says, and one
+// that has not is paced; while all are admitted, late ones are served
+// too, and one that waited many times the target makes the window be
+// judged early.
+func TestDelayGuardRefusesLate(t *testing.T) {
+	target := 2 * time.Millisecond
+	g := newDelayGuard(target)
+	if g == nil {
+		t.Skip("the runtime lacks " + schedLatencies)
+	}
+	now := time.Now()
+	if !g.allow(now, 3*target, true) {
+		t.Error("a late request refused while all are admitted")
+	}
+	next := time.Unix(0, g.next.Load())
+	early := next.Add(-delayWindow + delayEarly)
+	if g.due(early.Add(-time.Microsecond).UnixNano(), 2*delaySpike*target, true) {
+		t.Error("judged early less than delayEarly into the window")
+	}
+	if !g.due(early.UnixNano(), 2*delaySpike*target, true) {
+		t.Error("not judged early for a request that waited many times the target")
+	}
+	if g.due(early.UnixNano(), delaySpike*target, true) || g.due(early.UnixNano(), 0, false) {
+		t.Error("judged early for a request that did not wait many times the target")
+	}
+
+	g.next.Store(math.MaxInt64) // no judging: the share stays as set
+	g.mu.Lock()
+	g.admit.Store(math.Float64bits(0.5))
+	g.pace(1000)
+	g.mu.Unlock()
+	if g.due(now.UnixNano(), time.Hour, true) {
+		t.Error("judged early while the share is steered")
+	}
+	base := now.Add(time.Second) // past any credit spent above
+	if g.allow(base, target+time.Microsecond, true) {
+		t.Error("a late request served while some are refused")
+	}
+	if !g.allow(base, target/2, true) {
+		t.Error("a request on time refused with credit to admit it")
+	}
+	if !g.allow(base.Add(time.Second), 0, false) {
+		t.Error("a request of unknown wait refused with credit to admit it")
 	}
 }

@@ -21,8 +21,10 @@ func raiseOpenFiles(need uint64) error {
 			return fmt.Errorf("bench: raise the open files limit: %w", err)
 		}
 	}
-	if lim.Cur < need {
-		return fmt.Errorf("bench: the streams need about %d open files, and the limit is %d (raise the hard limit: ulimit -Hn)", need, lim.Cur)
+	// Rlimit's fields are int64 on some systems (FreeBSD), uint64 on
+	// others; a negative limit is none.
+	if cur := lim.Cur; cur >= 0 && uint64(cur) < need {
+		return fmt.Errorf("bench: the streams need about %d open files, and the limit is %d (raise the hard limit: ulimit -Hn)", need, cur)
 	}
 	return nil
 }

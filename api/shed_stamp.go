@@ -1,0 +1,78 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// A stampedConn is a connection that records when the data of its last
+// read reached the socket: the kernel's receive timestamp (Linux's
+// SO_TIMESTAMPNS, delivered with the data by recvmsg). The delay guard
+// takes the time from it to the handler as the request's wait: the
+// whole of it, the socket's backlog the runtime's poller had not looked
+// at included, which nothing inside the process can see otherwise.
+//
+// Written here because no library records it: net/http reads with
+// read(2), which returns no timestamp.
+type stampedConn struct {
+	net.Conn
+	stamp atomic.Int64 // UnixNano of the last read's data reaching the socket; 0: none yet
+}
+
+// stamped returns c: the connection a wrapper embeds it in.
+func (c *stampedConn) stamped() *stampedConn { return c }
+
+type stampKey struct{}
+
+// stampListener wraps the connections ln accepts so that each request's
+// wait is known (see stampedConn); where the system gives no receive
+// timestamps it returns ln.
+func stampListener(ln net.Listener) net.Listener {
+	if !stampsSupported {
+		return ln
+	}
+	return &stampingListener{ln}
+}
+
+type stampingListener struct{ net.Listener }
+
+func (l *stampingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return stampConn(c), nil
+}
+
+// stampContext is an http.Server's ConnContext: it lets the handlers
+// find a request's connection, to read its stamp.
+func stampContext(ctx context.Context, c net.Conn) context.Context {
+	if sc, ok := c.(interface{ stamped() *stampedConn }); ok {
+		return context.WithValue(ctx, stampKey{}, sc.stamped())
+	}
+	return ctx
+}
+
+// requestWait is how long r waited between its data reaching the socket
+// and now, and whether that is known.
+func requestWait(r *http.Request, now time.Time) (time.Duration, bool) {
+	sc, ok := r.Context().Value(stampKey{}).(*stampedConn)
+	if !ok {
+		return 0, false
+	}
+	t := sc.stamp.Load()
+	if t == 0 {
+		return 0, false
+	}
+	// The stamp is the system's wall clock: a step of the clock between
+	// the two readings could make the wait negative or huge. Such a
+	// wait is no measure; a minute bounds what a real one can be.
+	w := time.Duration(now.UnixNano() - t)
+	if w < 0 || w > time.Minute {
+		return 0, false
+	}
+	return w, true
+}
