@@ -152,7 +152,7 @@ func (g *delayGuard) allow(now time.Time, wait time.Duration, known bool) bool {
 	t := now.UnixNano()
 	if g.due(t, wait, known) && g.mu.TryLock() {
 		if g.due(t, wait, known) {
-			g.judge(now)
+			g.judge(now, t < g.next.Load())
 		}
 		g.mu.Unlock()
 	}
@@ -163,8 +163,10 @@ func (g *delayGuard) allow(now time.Time, wait time.Duration, known bool) bool {
 	// While some are refused, a request that has already waited past
 	// the target is one of them: it is late whatever is done now, and
 	// serving it would spend on it the processor time that keeps the
-	// others on time.
-	if known && wait > g.target {
+	// others on time. Not at the floor: there the paced few are served
+	// late or not, so that a saturation the refusals cannot relieve
+	// leaves the API slow, not shut.
+	if known && wait > g.target && g.share() > admitFloor {
 		return false
 	}
 	// A burst of one interval per processor passes at once: requests
@@ -208,17 +210,26 @@ func (g *delayGuard) done() {
 
 func (g *delayGuard) share() float64 { return math.Float64frombits(g.admit.Load()) }
 
-// judge reads the scheduling delays since the last window and moves the
-// admitted share. g.mu is held.
-func (g *delayGuard) judge(now time.Time) {
+// judge reads the delays since the last window and moves the admitted
+// share; early says the window is judged before its end (see due).
+// g.mu is held.
+func (g *delayGuard) judge(now time.Time, early bool) {
 	metrics.Read(g.sample)
 	h := g.sample[0].Value.Float64Histogram()
 	delay, n := windowQuantile(h, g.last, delayQuantile)
 	copy(g.last, h.Counts)
 	// The requests' waits, where known, are the whole of what a request
 	// waits; the others are parts of it, and either may be long alone.
-	if w, m := g.waits.take(delayQuantile); w > delay && (m >= delayMinSamples || w > delayStalled*g.target) {
-		delay, n = w, max(n, m)
+	// Judged early, a window has had too little time for many samples:
+	// its waits count once they are past the immediate cut, which is all
+	// an early judgement is for, so that it cuts rather than only
+	// starting the window anew.
+	w, m := g.waits.take(delayQuantile)
+	if m >= delayMinSamples {
+		n = max(n, m)
+	}
+	if w > delay && (m >= delayMinSamples || w > delayStalled*g.target || early && w > delaySpike*g.target) {
+		delay, n = w, max(n, delayMinSamples)
 	}
 	if lag := g.probe.take(now.UnixNano()); lag > delay {
 		delay = lag
@@ -268,13 +279,13 @@ func (g *delayGuard) steer(delay time.Duration, n uint64, windows float64, colle
 		g.over++
 	}
 	switch {
-	case quiet || delay < g.target/idleFraction:
+	case delay < g.target/idleFraction:
 		// Idle, or near it: whatever made the delay (a flood that has
 		// ended, a stall of the whole process, as a collection or a
 		// disk flush at normal load makes) has passed, and the share
 		// doubles for each window gone by, back to all within a few.
 		a = min(1, a*math.Pow(2, min(windows, 10)))
-	case delay < g.target/2:
+	case quiet || delay < g.target/2:
 		// Up by a step, or by a tenth of the share once that is more,
 		// for each window gone by: from the floor to all in about a
 		// third of a second. A flood kept under the target by refusals

@@ -15,6 +15,12 @@ import (
 // whole of it, the socket's backlog the runtime's poller had not looked
 // at included, which nothing inside the process can see otherwise.
 //
+// The stamp is the connection's, not the request's: it serves HTTP/1,
+// where a connection carries one request at a time. A request pipelined
+// behind another may be read, and stamped, with it, or have its stamp
+// overwritten by net/http's background read of the next; clients do not
+// pipeline, and a wait read short only admits.
+//
 // Written here because no library records it: net/http reads with
 // read(2), which returns no timestamp.
 type stampedConn struct {
@@ -24,6 +30,10 @@ type stampedConn struct {
 
 // stamped returns c: the connection a wrapper embeds it in.
 func (c *stampedConn) stamped() *stampedConn { return c }
+
+// NetConn returns the connection c wraps, as tls.Conn's does, for code
+// that takes over a connection and needs its own methods.
+func (c *stampedConn) NetConn() net.Conn { return c.Conn }
 
 type stampKey struct{}
 
@@ -48,10 +58,18 @@ func (l *stampingListener) Accept() (net.Conn, error) {
 }
 
 // stampContext is an http.Server's ConnContext: it lets the handlers
-// find a request's connection, to read its stamp.
+// find a request's connection, to read its stamp, through wrappers that
+// give theirs with NetConn (TLS).
 func stampContext(ctx context.Context, c net.Conn) context.Context {
-	if sc, ok := c.(interface{ stamped() *stampedConn }); ok {
-		return context.WithValue(ctx, stampKey{}, sc.stamped())
+	for range 8 {
+		if sc, ok := c.(interface{ stamped() *stampedConn }); ok {
+			return context.WithValue(ctx, stampKey{}, sc.stamped())
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
 	}
 	return ctx
 }

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !386 && !s390x
 
 package api
 
@@ -91,6 +91,9 @@ func (c *stampedTCP) Read(p []byte) (int, error) {
 	c.msg.Control = &c.oob[0]
 	err := c.raw.Read(c.recv)
 	c.iov.Base = nil // p is the caller's again
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err // RawConn's "raw-read", which this read stands for
+	}
 	if err == nil && c.err != nil {
 		err = os.NewSyscallError("recvmsg", c.err)
 	}

@@ -48,19 +48,23 @@ func TestStampedConnWait(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// Loopback stamps the data inside the write, so the stamp falls
+	// between the two clock readings around it, and at least the sleep
+	// before the read.
 	sent := time.Now()
 	if _, err := client.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
 		t.Fatal(err)
 	}
+	written := time.Now()
 	time.Sleep(50 * time.Millisecond)
+	readStart := time.Now()
 	n, err := c.Read(buf)
 	if err != nil || string(buf[:n]) != "GET / HTTP/1.1\r\n" {
 		t.Fatalf("read %q, %v", buf[:n], err)
 	}
-	read := time.Now()
 	stamp := time.Unix(0, sc.stamped().stamp.Load())
-	if stamp.Before(sent.Add(-time.Second)) || stamp.After(sent.Add(40*time.Millisecond)) {
-		t.Errorf("stamp %v after the write, want about when it was sent (the read came %v after)", stamp.Sub(sent), read.Sub(sent))
+	if stamp.Before(sent.Add(-time.Millisecond)) || stamp.After(written.Add(time.Millisecond)) || stamp.After(readStart.Add(-45*time.Millisecond)) {
+		t.Errorf("stamp %v after the write began, want within the write (%v) and 50 ms before the read (%v)", stamp.Sub(sent), written.Sub(sent), readStart.Sub(sent))
 	}
 
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
@@ -73,6 +77,35 @@ func TestStampedConnWait(t *testing.T) {
 	client.Close()
 	if _, err := c.Read(buf); err != io.EOF {
 		t.Errorf("read after the peer closed: %v, want io.EOF", err)
+	}
+	if nc, ok := c.(interface{ NetConn() net.Conn }); !ok {
+		t.Error("the stamped connection does not give the one it wraps")
+	} else if _, ok := nc.NetConn().(*net.TCPConn); !ok {
+		t.Errorf("NetConn is %T, want *net.TCPConn", nc.NetConn())
+	}
+}
+
+// TestStampedConnClose: closing a stamped connection ends a read blocked
+// on it with net.ErrClosed, as a plain connection's.
+func TestStampedConnClose(t *testing.T) {
+	if !stampsSupported {
+		t.Skip("no receive timestamps on this system")
+	}
+	_, c := loopbackPair(t, true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read ended by Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read blocked on the connection did not end when it closed")
 	}
 }
 
@@ -94,6 +127,9 @@ func TestRequestWait(t *testing.T) {
 	got := make(chan result, 1)
 	srv := &http.Server{ConnContext: stampContext, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wait, known := requestWait(r, time.Now())
+		if r.URL.Path == "/slow" {
+			time.Sleep(50 * time.Millisecond)
+		}
 		got <- result{wait, known}
 	})}
 	go srv.Serve(stampListener(ln))
@@ -120,6 +156,21 @@ func TestRequestWait(t *testing.T) {
 	if _, known := requestWait(req, time.Now()); known {
 		t.Error("a request without a stamped connection has a known wait")
 	}
+
+	// Two requests sent together, the first served in 50 ms: the second
+	// has waited from its arrival, not from when it was read.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	if r := <-got; !r.known || r.wait < 45*time.Millisecond {
+		t.Errorf("second request's wait %v (known %v), want at least the first's 50 ms", r.wait, r.known)
+	}
 }
 
 // TestWaitCounts: the quantile of the waits counted, interpolated
@@ -127,10 +178,10 @@ func TestRequestWait(t *testing.T) {
 func TestWaitCounts(t *testing.T) {
 	var c waitCounts
 	for range 90 {
-		c.add(100 * time.Microsecond) // bucket (64 µs, 128 µs]
+		c.add(100 * time.Microsecond) // bucket [64 µs, 128 µs)
 	}
 	for range 10 {
-		c.add(10 * time.Millisecond) // bucket (8.192 ms, 16.384 ms]
+		c.add(10 * time.Millisecond) // bucket [8.192 ms, 16.384 ms)
 	}
 	if q, n := c.take(0.9); n != 100 || q < 64*time.Microsecond || q > 128*time.Microsecond {
 		t.Errorf("0.9-quantile %v of %d, want within (64µs, 128µs] of 100", q, n)
@@ -139,7 +190,7 @@ func TestWaitCounts(t *testing.T) {
 		t.Errorf("after a take: %v of %d, want none", q, n)
 	}
 	for range 50 {
-		c.add(3 * time.Millisecond) // bucket (2.048 ms, 4.096 ms]
+		c.add(3 * time.Millisecond) // bucket [2.048 ms, 4.096 ms)
 	}
 	q, _ := c.take(0.5)
 	if want := 2048*time.Microsecond + (4096-2048)*time.Microsecond/2; q != want {
