@@ -527,6 +527,16 @@ func TestChannelsWebSocket(t *testing.T) {
 		if m := adaWS.next("broadcast"); m["event"] != "reply" || m["channel"] != room || m["data"] != "hi" {
 			t.Errorf("ada's next message = %v, want bob's reply (not her own broadcast)", m)
 		}
+		// Bob's stream gets both, in whichever order ada's connection and
+		// his request published them: once it has, no later member of
+		// the room can get the quiet one.
+		var got []string
+		for range 2 {
+			got = append(got, bobSt.next(t, "broadcast").Event)
+		}
+		if slices.Sort(got); !slices.Equal(got, []string{"quiet", "reply"}) {
+			t.Errorf("bob's stream got %v, want ada's quiet broadcast and his own reply", got)
+		}
 
 		// Refusals are error messages; the connection stays.
 		eveWS := wsDial(t, s, eve, "")

@@ -154,9 +154,23 @@ func TestSecretFromFile(t *testing.T) {
 	}
 }
 
+// TestSlowClientsAreCut, on plain connections and on the stamped ones
+// that --shed-delay serves from (a target no load reaches: the guard
+// reads every request's wait and refuses none).
 func TestSlowClientsAreCut(t *testing.T) {
-	url, _ := runServe(t, nil, "--http", "127.0.0.1:0", "--data", t.TempDir(), "--read-header-timeout", "300ms", "--read-timeout", "600ms")
+	for _, shed := range []string{"0", "1h"} {
+		t.Run("shed-delay "+shed, func(t *testing.T) { testSlowClientsAreCut(t, shed) })
+	}
+}
+
+func testSlowClientsAreCut(t *testing.T, shedDelay string) {
+	url, _ := runServe(t, nil, "--http", "127.0.0.1:0", "--data", t.TempDir(), "--read-header-timeout", "300ms", "--read-timeout", "600ms", "--shed-delay", shedDelay)
 	addr := strings.TrimPrefix(url, "http://")
+	resp, err := http.Get(url + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /healthz = %v, %v", resp, err)
+	}
+	resp.Body.Close()
 	for name, partial := range map[string]string{
 		"slow headers": "GET /healthz HTTP/1.1\r\nHost: x\r\n",
 		"slow body":    "POST /api/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"na",
