@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -145,6 +146,18 @@ func (a *App) init(ctx context.Context) error {
 
 // Handler returns the HTTP handler of the whole API.
 func (a *App) Handler() http.Handler { return a.server }
+
+// Listener returns ln for Handler to be served from. With ShedDelay set,
+// on Linux, its connections record when each request reached the
+// socket, and the delay guard steers on each request's own wait; serve
+// with ConnContext as the http.Server's. Otherwise it is ln.
+func (a *App) Listener(ln net.Listener) net.Listener { return a.server.Listener(ln) }
+
+// ConnContext is the http.Server's ConnContext for connections accepted
+// from Listener.
+func (a *App) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return a.server.ConnContext(ctx, c)
+}
 
 // Keys returns the API key service, to create keys from Go.
 func (a *App) Keys() *auth.Keys { return a.keys }

@@ -54,7 +54,7 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	debug.FreeOSMemory()
 	hs := &http.Server{
 		Handler:           a.Handler(),
-		ConnContext:       a.server.ConnContext,
+		ConnContext:       a.ConnContext,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -71,7 +71,7 @@ func Serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(a.server.Listener(ln)) }()
+	go func() { errc <- hs.Serve(a.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
