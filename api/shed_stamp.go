@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// A stampedConn is a connection that records when the data of its last
-// read reached the socket: the kernel's receive timestamp (Linux's
-// SO_TIMESTAMPNS, delivered with the data by recvmsg). The delay guard
+// A connStamp records when the data of a connection's last read reached
+// the socket: the kernel's receive timestamp (Linux's SO_TIMESTAMPNS,
+// delivered with the data by recvmsg; see stampedConn). The delay guard
 // takes the time from it to the handler as the request's wait: the
 // whole of it, the socket's backlog the runtime's poller had not looked
 // at included, which nothing inside the process can see otherwise.
@@ -23,22 +23,17 @@ import (
 //
 // Written here because no library records it: net/http reads with
 // read(2), which returns no timestamp.
-type stampedConn struct {
-	net.Conn
-	stamp atomic.Int64 // UnixNano of the last read's data reaching the socket; 0: none yet
+type connStamp struct {
+	at atomic.Int64 // UnixNano; 0: the last read brought none
 }
 
-// stamped returns c: the connection a wrapper embeds it in.
-func (c *stampedConn) stamped() *stampedConn { return c }
-
-// NetConn returns the connection c wraps, as tls.Conn's does, for code
-// that takes over a connection and needs its own methods.
-func (c *stampedConn) NetConn() net.Conn { return c.Conn }
+// stamper is a connection that keeps a connStamp.
+type stamper interface{ stamped() *connStamp }
 
 type stampKey struct{}
 
 // stampListener wraps the connections ln accepts so that each request's
-// wait is known (see stampedConn); where the system gives no receive
+// wait is known (see connStamp); where the system gives no receive
 // timestamps it returns ln.
 func stampListener(ln net.Listener) net.Listener {
 	if !stampsSupported {
@@ -62,7 +57,7 @@ func (l *stampingListener) Accept() (net.Conn, error) {
 // give theirs with NetConn (TLS).
 func stampContext(ctx context.Context, c net.Conn) context.Context {
 	for range 8 {
-		if sc, ok := c.(interface{ stamped() *stampedConn }); ok {
+		if sc, ok := c.(stamper); ok {
 			return context.WithValue(ctx, stampKey{}, sc.stamped())
 		}
 		u, ok := c.(interface{ NetConn() net.Conn })
@@ -77,11 +72,11 @@ func stampContext(ctx context.Context, c net.Conn) context.Context {
 // requestWait is how long r waited between its data reaching the socket
 // and now, and whether that is known.
 func requestWait(r *http.Request, now time.Time) (time.Duration, bool) {
-	sc, ok := r.Context().Value(stampKey{}).(*stampedConn)
+	sc, ok := r.Context().Value(stampKey{}).(*connStamp)
 	if !ok {
 		return 0, false
 	}
-	t := sc.stamp.Load()
+	t := sc.at.Load()
 	if t == 0 {
 		return 0, false
 	}

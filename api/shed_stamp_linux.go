@@ -33,18 +33,19 @@ func stampConn(c net.Conn) net.Conn {
 	}); err != nil || serr != nil {
 		return c
 	}
-	c2 := &stampedTCP{stampedConn: stampedConn{Conn: tc}, tcp: tc, raw: raw}
-	c2.recv = c2.recvmsg
-	return c2
+	sc := &stampedConn{TCPConn: tc, raw: raw}
+	sc.recv = sc.recvmsg
+	return sc
 }
 
-// stampedTCP reads with recvmsg to receive the timestamp. It keeps the
-// TCP connection's other methods (ReadFrom for sendfile, CloseWrite),
-// which net/http looks for.
-type stampedTCP struct {
-	stampedConn
-	tcp *net.TCPConn
-	raw syscall.RawConn
+// stampedConn is a TCP connection that reads with recvmsg to receive the
+// timestamp of its data (see connStamp). Every other method is the TCP
+// connection's own (ReadFrom for sendfile, CloseWrite, which net/http
+// looks for, and the rest for code that takes the connection over).
+type stampedConn struct {
+	*net.TCPConn
+	stamp connStamp
+	raw   syscall.RawConn
 
 	// One Read at a time, its state here rather than in a closure,
 	// which would cost allocations on every read.
@@ -57,6 +58,8 @@ type stampedTCP struct {
 	recv func(fd uintptr) bool // c.recvmsg, bound once
 }
 
+func (c *stampedConn) stamped() *connStamp { return &c.stamp }
+
 // oobSize holds one SCM_TIMESTAMPNS message.
 var oobSize = unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
 
@@ -64,7 +67,7 @@ var oobSize = unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
 // socket has nothing yet) waits for the poller to say it has. It calls
 // recvmsg itself: unix.Recvmsg allocates a socket address on every call
 // for the sender, which a connected socket does not give.
-func (c *stampedTCP) recvmsg(fd uintptr) bool {
+func (c *stampedConn) recvmsg(fd uintptr) bool {
 	for {
 		c.msg.SetControllen(oobSize)
 		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
@@ -78,7 +81,7 @@ func (c *stampedTCP) recvmsg(fd uintptr) bool {
 	}
 }
 
-func (c *stampedTCP) Read(p []byte) (int, error) {
+func (c *stampedConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -111,7 +114,7 @@ func (c *stampedTCP) Read(p []byte) (int, error) {
 // carry none: the system stamps packets only once timestamps are on for
 // some socket, and turns them on a moment after the first asks, so the
 // first data of a process's first connections may come without.
-func (c *stampedTCP) record(b []byte) {
+func (c *stampedConn) record(b []byte) {
 	var stamp int64
 	for len(b) > 0 {
 		h, data, rest, err := unix.ParseOneSocketControlMessage(b)
@@ -123,8 +126,5 @@ func (c *stampedTCP) record(b []byte) {
 		}
 		b = rest
 	}
-	c.stamp.Store(stamp)
+	c.stamp.at.Store(stamp)
 }
-
-func (c *stampedTCP) ReadFrom(r io.Reader) (int64, error) { return c.tcp.ReadFrom(r) }
-func (c *stampedTCP) CloseWrite() error                   { return c.tcp.CloseWrite() }

@@ -108,6 +108,9 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	if o.ShedDelay <= 0 {
+		o.ShedDelay = 2 * time.Millisecond // as "basalt bench overload" defaults it
+	}
 	rep := &OverloadReport{Options: o}
 	// Without shedding, an overloaded server holds a connection for each
 	// request waiting; the tool opens up to maxWorkers.
@@ -154,9 +157,6 @@ func RunOverload(ctx context.Context, o OverloadOptions) (*OverloadReport, error
 // servers are the configurations measured, each with the environment
 // that makes it.
 func (o *OverloadOptions) servers() []struct{ name, env string } {
-	if o.ShedDelay <= 0 {
-		o.ShedDelay = 2 * time.Millisecond // as "basalt bench overload" defaults it
-	}
 	return []struct{ name, env string }{
 		{"shedding off", "BASALT_SHED=false"},
 		{"shedding on", "BASALT_SHED=true BASALT_SHED_DELAY=0"},
